@@ -1,0 +1,49 @@
+# filedock: two commands on a fresh machine do everything.
+#   make run   - set up .venv, write a starter config for ./srv if none, serve it
+#   make test  - install what the tests need (Debian packages too) and run them
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+CONFIG ?= filedock.toml
+ROOT ?= srv
+# Debian packages the tests drive as real clients.
+DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 nodejs npm
+
+.PHONY: install run test test-deps bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@test -f $(CONFIG) || $(VENV)/bin/filedock init --root $(ROOT) --config $(CONFIG)
+	$(VENV)/bin/filedock --config $(CONFIG) run
+
+$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
+	$(PIP) install -q -r requirements-test.txt
+	touch $@
+
+test-deps: $(VENV)/.test-installed
+	@missing=""; for p in $(DEB_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@test -d tests/node/node_modules || (cd tests/node && npm ci --silent --no-audit --no-fund)
+
+test: test-deps
+	$(PY) -m pytest -q tests
+
+bench: install
+	bash bench/run
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,148 @@
+"""Who may do what, where: the one access decision every protocol calls.
+
+Contract: `decide(config, principal, action, vpath)` maps a URL-style path to its volume and answers with a
+Decision (allowed or not, the volume, the path inside it). Web, WebDAV, FTP, TFTP and SMB all call it, so a
+right means the same thing everywhere. Rights are letters per volume in the config:
+
+    r read      list folders and download
+    g get       download by exact path, no listing
+    w write     upload new files and make folders
+    u upload    drop box: upload new files only; never list, download or overwrite
+    m move      rename and move away
+    d delete    delete, and (with w) overwrite
+    a admin     everything, and see server state
+
+Who: a user name, "@group", or "*" (everyone, the anonymous user included). Rights from every entry that
+matches add up. The anonymous user has no rights unless a volume grants them to "*".
+"""
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Right(str, Enum):
+    READ = "r"
+    GET = "g"
+    WRITE = "w"
+    UPLOAD = "u"
+    MOVE = "m"
+    DELETE = "d"
+    ADMIN = "a"
+
+
+class Action(Enum):
+    LIST = "list"            # see what a folder holds
+    READ = "read"            # download a file by its exact path
+    CREATE = "create"        # upload a new file, make a folder
+    OVERWRITE = "overwrite"  # replace an existing file
+    MOVE = "move"            # rename or move away from here
+    DELETE = "delete"
+    ADMIN = "admin"
+
+
+# Each action is allowed by any one of these sets of rights (all rights of a set needed).
+NEEDS = {
+    Action.LIST: [{Right.READ}],
+    Action.READ: [{Right.READ}, {Right.GET}],
+    Action.CREATE: [{Right.WRITE}, {Right.UPLOAD}],
+    Action.OVERWRITE: [{Right.WRITE, Right.DELETE}],
+    Action.MOVE: [{Right.MOVE}],
+    Action.DELETE: [{Right.DELETE}],
+    Action.ADMIN: [{Right.ADMIN}],
+}
+
+ANONYMOUS = None
+EVERYONE = "*"
+
+
+def parse_rights(letters):
+    """Turn "rwmd" into a frozenset of Right; raise ValueError naming what is valid."""
+    if not isinstance(letters, str):
+        raise ValueError("rights are a string of letters, e.g. \"rw\"")
+    valid = {r.value for r in Right}
+    bad = sorted(set(letters) - valid)
+    if bad:
+        raise ValueError(f"unknown right {bad[0]!r}; valid letters are r g w u m d a (see docs/configuration.md)")
+    return frozenset(Right(c) for c in letters)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a user name (None for anonymous) and their groups."""
+    name: str | None = ANONYMOUS
+    groups: frozenset = frozenset()
+
+    @property
+    def anonymous(self):
+        return self.name is ANONYMOUS
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    volume: object       # config.Volume or None when no volume serves the path
+    relpath: str         # path inside the volume, "" for its root, "/"-separated, no leading slash
+    rights: frozenset
+
+    def __bool__(self):
+        return self.allowed
+
+
+def split_vpath(vpath):
+    """Normalise a URL path into its segments; refuse . and .. rather than resolving them."""
+    parts = [p for p in vpath.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise ValueError("path segments . and .. are not allowed")
+    return parts
+
+
+def find_volume(volumes, vpath):
+    """Return (volume, relpath) of the longest volume URL that contains vpath, or (None, "")."""
+    parts = split_vpath(vpath)
+    best, best_len = None, -1
+    for volume in volumes:
+        vparts = [p for p in volume.url.split("/") if p]
+        if parts[: len(vparts)] == vparts and len(vparts) > best_len:
+            best, best_len = volume, len(vparts)
+    if best is None:
+        return None, ""
+    return best, "/".join(parts[best_len:])
+
+
+def rights_of(volume, principal):
+    """All rights a principal holds on a volume."""
+    held = set(volume.access.get(EVERYONE, ()))
+    if not principal.anonymous:
+        held |= volume.access.get(principal.name, set())
+        for group in principal.groups:
+            held |= volume.access.get("@" + group, set())
+    if Right.ADMIN in held:
+        held = set(Right)
+    return frozenset(held)
+
+
+def allows(rights, action):
+    """Whether a set of rights permits an action."""
+    return any(need <= rights for need in NEEDS[action])
+
+
+def decide(config, principal, action, vpath):
+    """The one access decision: may this principal do this action at this URL path?"""
+    try:
+        volume, relpath = find_volume(config.volumes, vpath)
+    except ValueError:
+        return Decision(False, None, "", frozenset())
+    if volume is None:
+        return Decision(False, None, "", frozenset())
+    rights = rights_of(volume, principal)
+    return Decision(allows(rights, action), volume, relpath, rights)
+
+
+def visible_volumes(config, principal, parent_vpath):
+    """Child volumes mounted directly below parent_vpath that the principal can see into (for listings)."""
+    parent = split_vpath(parent_vpath)
+    for volume in config.volumes:
+        vparts = [p for p in volume.url.split("/") if p]
+        if len(vparts) == len(parent) + 1 and vparts[:-1] == parent:
+            rights = rights_of(volume, principal)
+            if rights & {Right.READ, Right.GET, Right.WRITE, Right.UPLOAD}:
+                yield vparts[-1], volume

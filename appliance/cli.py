@@ -1,0 +1,139 @@
+"""The `filedock` command: set up, check and run the appliance.
+
+    filedock init [--root DIR] [--config FILE] [--admin-password PW]
+    filedock check-config
+    filedock user add NAME [--password PW] [--group G ...] | passwd NAME [--password PW] | del NAME | list
+    filedock run                  every enabled daemon under one supervisor (make run, containers)
+    filedock web | worker         one daemon in the foreground (systemd units)
+
+Contract: a bad config makes every command exit with status 2 and one line naming the file, the key and
+the fix, never a traceback. The config file is found by --config, $FILEDOCK_CONFIG, /etc/filedock, ./.
+"""
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from . import accounts, configfile, supervisor
+from .config import ConfigError, find_config_path, load
+
+
+def _display_host(host):
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def cmd_init(args):
+    path = find_config_path(args.config)
+    root = Path(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    password = args.admin_password or accounts.generate_password()
+    configfile.write_starter(path, root, accounts.hash_password(password), state_dir=args.state_dir)
+    cfg = load(path)
+    print(f"wrote {path}: serving {root.resolve()} at "
+          f"http://{_display_host(cfg.get('web', 'host'))}:{cfg.get('web', 'port')}/")
+    if not args.admin_password:
+        print(f"log in as admin with password: {password}")
+    return 0
+
+
+def cmd_check_config(args):
+    cfg = load(args.config)
+    print(f"{cfg.path}: OK ({len(cfg.volumes)} volumes, {len(cfg.users)} users)")
+    return 0
+
+
+def _ask_password(args):
+    if args.password:
+        return args.password
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def cmd_user(args):
+    path = find_config_path(args.config)
+    cfg = load(path)
+    if args.action == "list":
+        for user in cfg.users.values():
+            print(user.name + (f"  ({', '.join(sorted(user.groups))})" if user.groups else ""))
+        return 0
+    exists = args.name in cfg.users
+    if args.action == "add" and exists:
+        raise SystemExit(f"user {args.name!r} exists; use: filedock user passwd {args.name}")
+    if args.action in ("passwd", "del") and not exists:
+        raise SystemExit(f"no user {args.name!r}; see: filedock user list")
+    if args.action == "del":
+        configfile.edit(path, lambda doc: configfile.remove_user(doc, args.name))
+        print(f"deleted {args.name}")
+        return 0
+    hashed = accounts.hash_password(_ask_password(args))
+    configfile.edit(path, lambda doc: configfile.set_user(doc, args.name, hashed, args.group or ()))
+    print(f"{'added' if args.action == 'add' else 'changed password of'} {args.name}")
+    return 0
+
+
+def cmd_run(args):
+    cfg = load(args.config)
+    if cfg.get("web", "enabled"):
+        print(f"filedock: web UI at http://{_display_host(cfg.get('web', 'host'))}:{cfg.get('web', 'port')}/",
+              flush=True)
+    return supervisor.run(cfg)
+
+
+def cmd_web(args):
+    from webapp.server import serve   # the web stack is only imported by the process that serves it
+    serve(load(args.config))
+    return 0
+
+
+def cmd_worker(args):
+    from . import worker
+    worker.run(load(args.config))
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="filedock", description="A self-hosted file server appliance.")
+    p.add_argument("--config", help="config file (default: $FILEDOCK_CONFIG, /etc/filedock/filedock.toml, "
+                                    "./filedock.toml)")
+    sub = p.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="write a starter config")
+    init.add_argument("--root", default="srv", help="folder to serve at / (created if missing)")
+    init.add_argument("--config", dest="config", default=argparse.SUPPRESS)
+    init.add_argument("--admin-password", help="password of the admin account (default: generated)")
+    init.add_argument("--state-dir", default="state", help="database folder (relative to the config file)")
+    init.set_defaults(func=cmd_init)
+    sub.add_parser("check-config", help="validate the config and exit").set_defaults(func=cmd_check_config)
+    user = sub.add_parser("user", help="manage accounts")
+    user.add_argument("action", choices=["add", "passwd", "del", "list"])
+    user.add_argument("name", nargs="?")
+    user.add_argument("--password", help="the password (default: asked, or one line from stdin)")
+    user.add_argument("--group", action="append", help="add the user to this group (repeatable)")
+    user.set_defaults(func=cmd_user)
+    sub.add_parser("run", help="run every enabled daemon, restarting any that dies").set_defaults(func=cmd_run)
+    sub.add_parser("web", help="run the web UI daemon").set_defaults(func=cmd_web)
+    sub.add_parser("worker", help="run the background worker daemon").set_defaults(func=cmd_worker)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.command == "user" and args.action != "list" and not args.name:
+        parser().error("user add/passwd/del need a NAME")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"filedock: config error: {exc}", file=sys.stderr)
+        return 2
+    except FileExistsError as exc:
+        print(f"filedock: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Writing filedock.toml: the starter config of `filedock init` and the account edits of `filedock user`.
+
+Contract: edits go through tomlkit, which keeps the owner's comments and layout, and are written atomically
+(temporary file, fsync, rename). Every edit is validated by loading the result before it replaces the file,
+so a command can never leave a config that filedock refuses to start with.
+"""
+import os
+from pathlib import Path
+
+import tomlkit
+
+from . import config as config_module
+from .storage import AtomicWriter
+
+STARTER = '''# filedock configuration. Every setting, its default and meaning: docs/configuration.md
+# Any setting can be overridden by an environment variable FILEDOCK_<SECTION>__<KEY>, e.g. FILEDOCK_WEB__PORT=8080.
+
+[server]
+state_dir = "{state_dir}"     # database and secrets
+
+[web]
+port = 8080
+
+[users.admin]
+password_hash = "{password_hash}"
+
+# A volume maps a URL path to a folder. Rights: r read, g get (no listing), w write, u upload-only,
+# m move, d delete (with w: overwrite), a admin. Who: a user, "@group" or "*" (everyone, anonymous too).
+[[volumes]]
+url = "/"
+path = "{root}"
+access = {{ admin = "rwmda" }}
+'''
+
+
+def write_starter(path, root, password_hash, state_dir="state"):
+    """Write a new config serving `root` at / to the admin account; refuse to overwrite one."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; edit it, or use 'filedock user passwd admin'")
+    text = STARTER.format(state_dir=state_dir, password_hash=password_hash, root=str(Path(root).resolve()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, text)
+
+
+def _replace(path, text):
+    with AtomicWriter(path) as out:
+        out.write(text.encode("utf-8"))
+        out.publish(replace=True)
+
+
+def edit(path, change):
+    """Apply change(doc) to the TOML document at path, validate the result, and save it."""
+    path = Path(path)
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    change(doc)
+    text = tomlkit.dumps(doc)
+    candidate = path.with_name(f".{path.name}.new")
+    candidate.write_text(text, encoding="utf-8")
+    try:
+        config_module.load(candidate, environ={})
+    finally:
+        os.unlink(candidate)
+    _replace(path, text)
+
+
+def set_user(doc, name, password_hash, groups=()):
+    """Add or update a user, and add them to groups."""
+    users = doc.setdefault("users", tomlkit.table(is_super_table=True))
+    entry = users.get(name) or tomlkit.table()
+    entry["password_hash"] = password_hash
+    users[name] = entry
+    if groups:
+        table = doc.setdefault("groups", tomlkit.table())
+        for group in groups:
+            members = table.setdefault(group, tomlkit.array())
+            if name not in members:
+                members.append(name)
+
+
+def remove_user(doc, name):
+    """Delete a user everywhere: accounts, group memberships and volume rights."""
+    del doc["users"][name]
+    for members in doc.get("groups", {}).values():
+        while name in members:
+            members.remove(name)
+    for volume in doc.get("volumes", []):
+        volume.get("access", {}).pop(name, None)

@@ -1,0 +1,247 @@
+"""All of filedock's SQL, behind one small class (SQLite in WAL mode by default).
+
+Contract: no other module writes SQL. Every process opens its own Database on the state folder; web workers
+keep nothing in memory that another worker or node would need (sessions, login throttling, upload state and
+the event outbox are all here). Statements use portable SQL with "?" placeholders and no SQLite-only
+functions in queries, so a PostgreSQL backend can replace `_connect` and the placeholder style for
+multi-node setups on shared storage.
+
+Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
+their chunk bitmap), events (the durable outbox of changes).
+"""
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS sessions (
+        token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL,
+        created REAL NOT NULL, last_seen REAL NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS login_failures (addr TEXT NOT NULL, at REAL NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS login_failures_addr ON login_failures (addr, at)""",
+    """CREATE TABLE IF NOT EXISTS files (
+        volume TEXT NOT NULL, relpath TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL, sha512 TEXT, wark TEXT, indexed_at REAL NOT NULL,
+        PRIMARY KEY (volume, relpath))""",
+    """CREATE INDEX IF NOT EXISTS files_wark ON files (volume, wark)""",
+    """CREATE INDEX IF NOT EXISTS files_sha512 ON files (volume, sha512)""",
+    """CREATE TABLE IF NOT EXISTS uploads (
+        id TEXT PRIMARY KEY, volume TEXT NOT NULL, wark TEXT, folder TEXT NOT NULL, name TEXT NOT NULL,
+        size INTEGER NOT NULL, lmod INTEGER NOT NULL, chunk_size INTEGER NOT NULL, hashes TEXT NOT NULL,
+        have TEXT NOT NULL, temp TEXT NOT NULL, username TEXT, replace_ok INTEGER NOT NULL,
+        meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS uploads_wark ON uploads (volume, wark)""",
+    """CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, volume TEXT NOT NULL,
+        relpath TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE INDEX IF NOT EXISTS events_pending ON events (done, id)""",
+]
+
+FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, sha512, wark, indexed_at"
+UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
+                  "replace_ok, meta, created, updated")
+
+
+def _row_dict(cursor, row):
+    return {col[0]: value for col, value in zip(cursor.description, row)}
+
+
+class Database:
+    """One process's connection to the state database."""
+
+    def __init__(self, state_dir):
+        state_dir = Path(state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / "filedock.sqlite3"
+        self._lock = threading.RLock()
+        self._conn = self._connect()
+        with self.transaction():
+            for statement in SCHEMA:
+                self._conn.execute(statement)
+
+    def _connect(self):
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = _row_dict
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def close(self):
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self):
+        """Run statements atomically (BEGIN IMMEDIATE: writers queue instead of failing midway)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _one(self, sql, args=()):
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()
+
+    def _all(self, sql, args=()):
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def _run(self, sql, args=()):
+        with self._lock:
+            return self._conn.execute(sql, args).rowcount
+
+    # -- meta -----------------------------------------------------------------------------------------
+    def secret(self, name):
+        """A random secret shared by every process and node, created on first use."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+            if row:
+                return row["value"]
+            value = secrets.token_hex(32)
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, value))
+            return value
+
+    # -- sessions -------------------------------------------------------------------------------------
+    def session_create(self, token_hash, username, csrf):
+        now = time.time()
+        self._run("INSERT INTO sessions (token_hash, username, csrf, created, last_seen) VALUES (?, ?, ?, ?, ?)",
+                  (token_hash, username, csrf, now, now))
+
+    def session_get(self, token_hash, max_idle):
+        """The live session for a token hash (touching it), or None."""
+        row = self._one("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,))
+        now = time.time()
+        if row is None or now - row["last_seen"] > max_idle:
+            return None
+        if now - row["last_seen"] > 60:
+            self._run("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, token_hash))
+        return row
+
+    def session_delete(self, token_hash):
+        self._run("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def sessions_delete_user(self, username):
+        self._run("DELETE FROM sessions WHERE username = ?", (username,))
+
+    # -- login throttling -----------------------------------------------------------------------------
+    def login_failure_add(self, addr):
+        self._run("INSERT INTO login_failures (addr, at) VALUES (?, ?)", (addr, time.time()))
+
+    def login_failures_since(self, addr, since):
+        return self._one("SELECT COUNT(*) AS n FROM login_failures WHERE addr = ? AND at > ?", (addr, since))["n"]
+
+    def login_failures_clear(self, addr, before=None):
+        if before is None:
+            self._run("DELETE FROM login_failures WHERE addr = ?", (addr,))
+        else:
+            self._run("DELETE FROM login_failures WHERE at < ?", (before,))
+
+    # -- file index -----------------------------------------------------------------------------------
+    def file_get(self, volume, relpath):
+        return self._one(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND relpath = ?", (volume, relpath))
+
+    def file_put(self, volume, relpath, size, mtime_ns, inode, sha512=None, wark=None):
+        """Insert or replace one file's index entry."""
+        self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  (volume, relpath, size, mtime_ns, inode, sha512, wark, time.time()))
+
+    def file_set_hash(self, volume, relpath, size, mtime_ns, sha512):
+        """Record a content hash, only if the file is still the one that was hashed."""
+        self._run("UPDATE files SET sha512 = ? WHERE volume = ? AND relpath = ? AND size = ? AND mtime_ns = ?",
+                  (sha512, volume, relpath, size, mtime_ns))
+
+    def file_delete(self, volume, relpath):
+        """Forget a file, or a folder and everything below it."""
+        prefix = relpath + "/"
+        self._run("DELETE FROM files WHERE volume = ? AND (relpath = ? OR substr(relpath, 1, ?) = ?)",
+                  (volume, relpath, len(prefix), prefix))
+
+    def file_move(self, volume, old, new):
+        """Rename a file's or folder's entries."""
+        prefix = old + "/"
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM files WHERE volume = ? AND relpath = ?", (volume, new))
+            conn.execute("UPDATE files SET relpath = ? WHERE volume = ? AND relpath = ?", (new, volume, old))
+            conn.execute("UPDATE files SET relpath = ? || substr(relpath, ?) WHERE volume = ? "
+                         "AND substr(relpath, 1, ?) = ?", (new + "/", len(prefix) + 1, volume, len(prefix), prefix))
+
+    def files_with(self, volume, column, value):
+        """Index entries whose wark or sha512 equals value (for dedup)."""
+        assert column in ("wark", "sha512")
+        return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND {column} = ?", (volume, value))
+
+    def files_in_volume(self, volume):
+        """(relpath, size, mtime_ns) of every indexed file of a volume."""
+        return self._all("SELECT relpath, size, mtime_ns FROM files WHERE volume = ?", (volume,))
+
+    # -- uploads --------------------------------------------------------------------------------------
+    def upload_put(self, upload):
+        """Insert or replace an upload's state (a dict with UPLOAD_COLUMNS keys)."""
+        row = dict(upload, hashes=json.dumps(upload["hashes"]), have=json.dumps(upload["have"]),
+                   meta=json.dumps(upload["meta"]), updated=time.time())
+        names = UPLOAD_COLUMNS.split(", ")
+        self._run(f"INSERT OR REPLACE INTO uploads ({UPLOAD_COLUMNS}) VALUES ({', '.join('?' * len(names))})",
+                  tuple(row[n] for n in names))
+
+    def _upload_row(self, row):
+        if row is not None:
+            row.update(hashes=json.loads(row["hashes"]), have=json.loads(row["have"]), meta=json.loads(row["meta"]))
+        return row
+
+    def upload_get(self, upload_id):
+        return self._upload_row(self._one(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,)))
+
+    def upload_by_wark(self, volume, wark):
+        rows = self._all(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE volume = ? AND wark = ?", (volume, wark))
+        return [self._upload_row(r) for r in rows]
+
+    def upload_mark_chunks(self, upload_id, indexes):
+        """Add chunk indexes to an upload's 'have' set atomically; return the updated row."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT have FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if row is None:
+                return None
+            have = sorted(set(json.loads(row["have"])) | set(indexes))
+            conn.execute("UPDATE uploads SET have = ?, updated = ? WHERE id = ?",
+                         (json.dumps(have), time.time(), upload_id))
+        return self.upload_get(upload_id)
+
+    def upload_set_offset(self, upload_id, offset):
+        """For stream uploads (tus): record how many bytes are durably written."""
+        self._run("UPDATE uploads SET have = ?, updated = ? WHERE id = ?", (json.dumps([offset]), time.time(),
+                                                                             upload_id))
+
+    def upload_delete(self, upload_id):
+        self._run("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    def uploads_idle_since(self, before):
+        return [self._upload_row(r) for r in
+                self._all(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE updated < ?", (before,))]
+
+    # -- event outbox ---------------------------------------------------------------------------------
+    def event_add(self, kind, volume, relpath, data):
+        self._run("INSERT INTO events (at, kind, volume, relpath, data) VALUES (?, ?, ?, ?, ?)",
+                  (time.time(), kind, volume, relpath, json.dumps(data)))
+
+    def events_pending(self, limit):
+        rows = self._all("SELECT id, at, kind, volume, relpath, data FROM events WHERE done = 0 ORDER BY id LIMIT ?",
+                         (limit,))
+        for row in rows:
+            row["data"] = json.loads(row["data"])
+        return rows
+
+    def events_done(self, ids):
+        with self.transaction() as conn:
+            conn.executemany("UPDATE events SET done = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def events_prune(self, before):
+        self._run("DELETE FROM events WHERE done = 1 AND at < ?", (before,))

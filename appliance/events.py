@@ -1,0 +1,39 @@
+"""The one event path: every change to a volume, whichever protocol or process caused it, goes through here.
+
+Contract: `emit` appends a change to the durable outbox (the events table) in the same process that made the
+change; the worker process (`filedock worker`) calls `drain` to hand pending events to subscribers in order
+and marks them done only after every subscriber returned, so a crash replays rather than loses an event.
+Subscribers are plain functions `handler(db, config, event)`; later features (dedup, thumbnails, user
+hooks) subscribe the same way the index does.
+"""
+import logging
+import time
+
+log = logging.getLogger("filedock.events")
+
+CREATED = "created"      # a new or replaced file is complete
+DELETED = "deleted"      # a file or folder is gone
+MOVED = "moved"          # data: {"to": new relpath}
+MKDIR = "mkdir"
+
+PRUNE_AFTER = 7 * 86400
+
+
+def emit(db, kind, volume_url, relpath, **data):
+    """Record one change in the outbox."""
+    db.event_add(kind, volume_url, relpath, data)
+
+
+def drain(db, config, subscribers, batch=200):
+    """Deliver pending events to every subscriber; return how many were delivered."""
+    events = db.events_pending(batch)
+    for event in events:
+        for handler in subscribers:
+            try:
+                handler(db, config, event)
+            except Exception:   # one broken subscriber must not stop the outbox
+                log.exception("event subscriber %s failed on event %s", handler.__name__, event["id"])
+    if events:
+        db.events_done([e["id"] for e in events])
+        db.events_prune(time.time() - PRUNE_AFTER)
+    return len(events)

@@ -1,0 +1,106 @@
+"""The file index: path, size, mtime and (when known) content hash of every file in every volume.
+
+Contract: code that changes a file calls `note_file`, `note_removed` or `note_moved` right after the change;
+these update the index and emit the change to the event outbox. `scan_volume` finds changes made on disk
+behind filedock's back and reports them the same way. Scanning and hashing (`hash_created`, an event
+subscriber) run in the worker process, never in a request. A dedup may trust an entry only if
+`still_same` confirms the file on disk has not changed since it was indexed.
+"""
+import hashlib
+import os
+
+from . import events
+from .storage import is_internal
+
+HASH_BLOCK = 1 << 20
+
+
+def _stat_tuple(st):
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def note_file(db, volume, relpath, realpath, sha512=None, wark=None):
+    """Index a file filedock just wrote, and emit it as created."""
+    size, mtime_ns, inode = _stat_tuple(os.stat(realpath))
+    db.file_put(volume.url, relpath, size, mtime_ns, inode, sha512, wark)
+    events.emit(db, events.CREATED, volume.url, relpath, size=size)
+
+
+def note_mkdir(db, volume, relpath):
+    events.emit(db, events.MKDIR, volume.url, relpath)
+
+
+def note_removed(db, volume, relpath):
+    """Forget a deleted file or folder, and emit it as deleted."""
+    db.file_delete(volume.url, relpath)
+    events.emit(db, events.DELETED, volume.url, relpath)
+
+
+def note_moved(db, volume, old, new):
+    db.file_move(volume.url, old, new)
+    events.emit(db, events.MOVED, volume.url, old, to=new)
+
+
+def still_same(entry, realpath):
+    """Whether the file at realpath is exactly the one the index entry describes."""
+    try:
+        st = os.stat(realpath)
+    except OSError:
+        return False
+    return _stat_tuple(st) == (entry["size"], entry["mtime_ns"], entry["inode"])
+
+
+def walk_files(root):
+    """Yield (relpath, stat) of every regular file below root, skipping filedock's temporary files."""
+    stack = [("", str(root))]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for entry in entries:
+            if is_internal(entry.name):
+                continue
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((child, entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                yield child, entry.stat(follow_symlinks=False)
+
+
+def scan_volume(db, volume):
+    """Bring the index of one volume in line with the disk; return (added_or_changed, removed) counts."""
+    known = {row["relpath"]: (row["size"], row["mtime_ns"]) for row in db.files_in_volume(volume.url)}
+    changed = 0
+    for relpath, st in walk_files(volume.path):
+        if known.pop(relpath, None) != (st.st_size, st.st_mtime_ns):
+            db.file_put(volume.url, relpath, *_stat_tuple(st))
+            events.emit(db, events.CREATED, volume.url, relpath, size=st.st_size, external=True)
+            changed += 1
+    for relpath in known:
+        db.file_delete(volume.url, relpath)
+        events.emit(db, events.DELETED, volume.url, relpath, external=True)
+    return changed, len(known)
+
+
+def sha512_file(path):
+    """Hex sha512 of a file's content."""
+    digest = hashlib.sha512()
+    with open(path, "rb", buffering=0) as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_created(db, config, event):
+    """Event subscriber: record the content hash of a newly created file (unless already known)."""
+    if event["kind"] != events.CREATED:
+        return
+    entry = db.file_get(event["volume"], event["relpath"])
+    volume = next((v for v in config.volumes if v.url == event["volume"]), None)
+    if entry is None or entry["sha512"] or volume is None:
+        return
+    path = volume.path / entry["relpath"]
+    if still_same(entry, path):
+        db.file_set_hash(entry["volume"], entry["relpath"], entry["size"], entry["mtime_ns"], sha512_file(path))

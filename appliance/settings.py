@@ -1,0 +1,65 @@
+"""The one declarative table of every scalar setting: section, key, type, default and what it means.
+
+config.py validates against it, environment overrides are typed by it, and docs/configuration.md is
+checked against it by the tests, so a setting cannot exist without a default and a description.
+"""
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    kind: type
+    default: Any
+    help: str
+
+
+ALL_INTERFACES = "0.0.0.0"
+
+SETTINGS = [
+    Setting("server", "state_dir", str, "state",
+            "Folder for the database and secrets (relative paths are relative to the config file)."),
+    Setting("server", "trusted_proxies", list, [],
+            "Addresses of reverse proxies whose X-Forwarded-For header is believed; nobody else's is."),
+    Setting("server", "scan_interval", int, 300,
+            "Seconds between background scans for changes made on disk behind filedock's back (0 = never)."),
+    Setting("server", "log_level", str, "info", "One of debug, info, warning, error."),
+    Setting("web", "enabled", bool, True, "Serve the web UI and HTTP API."),
+    Setting("web", "host", str, ALL_INTERFACES, "Address to listen on; the default reaches every device at home."),
+    Setting("web", "port", int, 8080, "TCP port of the web UI."),
+    Setting("web", "workers", int, 2, "gunicorn worker processes (gevent, so each serves many clients)."),
+    Setting("web", "session_days", int, 30, "How long a login lasts without activity."),
+    Setting("web", "login_attempts", int, 10, "Failed logins from one address before it is throttled."),
+    Setting("web", "login_window", int, 600, "Seconds a failed login counts against its address."),
+    Setting("uploads", "salt", str, "hunter2",
+            "Salt of up2k file ids; copyparty's default, so u2c and copyparty agree on ids."),
+    Setting("uploads", "expire_hours", int, 48, "Unfinished uploads untouched this long are deleted."),
+    Setting("uploads", "min_free", str, "256M", "Refuse uploads that would leave less free disk than this."),
+    Setting("dav", "enabled", bool, False, "Serve WebDAV."),
+    Setting("dav", "host", str, ALL_INTERFACES, "Address to listen on."),
+    Setting("dav", "port", int, 8081, "TCP port of WebDAV."),
+    Setting("ftp", "enabled", bool, False, "Serve FTP/FTPS."),
+    Setting("ftp", "host", str, ALL_INTERFACES, "Address to listen on."),
+    Setting("ftp", "port", int, 2121, "TCP port of FTP (the appliance images use 21)."),
+    Setting("tftp", "enabled", bool, False, "Serve TFTP (read-only unless a volume grants anonymous write)."),
+    Setting("tftp", "host", str, ALL_INTERFACES, "Address to listen on."),
+    Setting("tftp", "port", int, 6969, "UDP port of TFTP (the appliance images use 69)."),
+    Setting("smb", "enabled", bool, False, "Serve SMB through Samba with a generated smb.conf."),
+    Setting("smb", "host", str, ALL_INTERFACES, "Address to listen on."),
+    Setting("smb", "port", int, 4450, "TCP port of SMB (the appliance images use 445, which Windows requires)."),
+]
+
+SECTIONS = sorted({s.section for s in SETTINGS})
+BY_KEY = {(s.section, s.key): s for s in SETTINGS}
+
+# Per-volume keys: name -> (type, default, help). Volumes are a list, so they live beside the table.
+VOLUME_KEYS = {
+    "url": (str, None, "URL path the volume is served at, e.g. \"/\" or \"/music\"."),
+    "path": (str, None, "Folder on disk (relative paths are relative to the config file)."),
+    "access": (dict, {}, "Rights: {who = \"letters\"}; who is a user, @group, or * (everyone, anonymous too)."),
+    "dedup": (str, "hardlink", "How identical uploads are stored: hardlink, reflink or copy."),
+    "on_collision": (str, "rename", "An upload onto an existing name: rename (add a suffix) or overwrite."),
+    "max_file_size": (str, "0", "Largest accepted file, e.g. \"4G\" (0 = no limit)."),
+}

@@ -1,0 +1,165 @@
+"""Safe storage: the one resolver from a volume path to a real path, and atomic writes.
+
+Contract:
+- `resolve(volume, relpath)` returns an absolute Path inside the volume's folder or raises PathRefused. It
+  refuses empty, "." and ".." segments, NUL and backslashes, absolute paths, names longer than the filesystem
+  allows, filedock's own temporary names, and symlinks whose target leaves the volume. Callers decode URLs
+  exactly once before calling it; a "%2e%2e" left after that is a literal file name, not a parent reference.
+- Writes go to a hidden temporary file in the target folder (`.filedock-part-*`), are fsynced, then renamed
+  (or hard-linked, when overwriting is not allowed) into place, so no reader ever sees a partial file and a
+  crash leaves at worst a stray temporary file, never a damaged one.
+"""
+import errno
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+TEMP_PREFIX = ".filedock-part-"
+MAX_NAME_BYTES = 255
+BLOCK = 1 << 20
+
+
+class PathRefused(Exception):
+    """The path is malformed or leaves the volume."""
+
+
+class NoSpace(Exception):
+    """Writing would leave less free disk than configured."""
+
+
+def is_internal(name):
+    """Whether a directory entry is filedock's own (temporary files), hidden from every protocol."""
+    return name.startswith(TEMP_PREFIX)
+
+
+def check_name(name):
+    """Refuse a single path segment that is not a plain file name."""
+    if name in ("", ".", ".."):
+        raise PathRefused(f"invalid name {name!r}")
+    if "\0" in name or "/" in name or "\\" in name:
+        raise PathRefused("names cannot contain NUL, / or \\")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise PathRefused(f"name longer than {MAX_NAME_BYTES} bytes")
+    if is_internal(name):
+        raise PathRefused("names starting with .filedock-part- are reserved")
+
+
+def resolve(volume, relpath):
+    """Map a "/"-separated path inside a volume to a real path that stays inside it."""
+    if relpath.startswith("/") or "\0" in relpath:
+        raise PathRefused("absolute paths and NUL are not allowed")
+    parts = [p for p in relpath.split("/") if p != ""]
+    for part in parts:
+        check_name(part)
+    root = volume.path
+    candidate = root.joinpath(*parts)
+    real = Path(os.path.realpath(candidate))
+    if real != root and root not in real.parents:
+        raise PathRefused("path leaves the volume")
+    return candidate
+
+
+def free_bytes(path):
+    """Free space available to filedock on the filesystem holding path."""
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def ensure_space(folder, incoming, min_free):
+    """Raise NoSpace if writing `incoming` more bytes would leave less than min_free free."""
+    if free_bytes(folder) - incoming < min_free:
+        raise NoSpace(f"not enough free disk space (keeping {min_free} bytes free)")
+
+
+def temp_path(folder):
+    """A fresh hidden temporary name in a folder."""
+    return Path(folder) / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+
+
+def fsync_dir(folder):
+    """Make a rename in a folder durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unique_name(folder, name):
+    """The name itself if free in folder, else "stem (2).ext", "stem (3).ext", ..."""
+    folder = Path(folder)
+    if not os.path.lexists(folder / name):
+        return name
+    stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    for n in range(2, 100000):
+        candidate = f"{stem} ({n}){dot}{ext}"
+        if not os.path.lexists(folder / candidate):
+            return candidate
+    raise FileExistsError(errno.EEXIST, "no free name", str(folder / name))
+
+
+def publish(temp, target, replace):
+    """Move a finished, fsynced temporary file into place; FileExistsError if target exists and not replace."""
+    temp, target = Path(temp), Path(target)
+    if replace:
+        os.rename(temp, target)
+    else:
+        os.link(temp, target)   # fails with EEXIST instead of silently replacing
+        os.unlink(temp)
+    fsync_dir(target.parent)
+
+
+class AtomicWriter:
+    """Write a file through a hidden temporary name; `publish()` makes it visible, anything else discards it."""
+
+    def __init__(self, target):
+        self.target = Path(target)
+        self.temp = temp_path(self.target.parent)
+        self.file = open(self.temp, "xb", buffering=0)
+        self.size = 0
+
+    def write(self, data):
+        self.file.write(data)
+        self.size += len(data)
+
+    def publish(self, replace):
+        """fsync and move into place."""
+        os.fsync(self.file.fileno())
+        self.file.close()
+        publish(self.temp, self.target, replace)
+
+    def discard(self):
+        """Close and remove the temporary file (safe to call twice)."""
+        if not self.file.closed:
+            self.file.close()
+        try:
+            os.unlink(self.temp)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.discard()
+
+
+def copy_file(source, target, replace):
+    """Copy a file atomically (through a temporary name)."""
+    with open(source, "rb") as src, AtomicWriter(target) as out:
+        shutil.copyfileobj(src, out.file, BLOCK)
+        out.publish(replace)
+
+
+def copy_tree(source, target):
+    """Copy a folder recursively; files go through atomic writes, the target must not exist."""
+    os.mkdir(target)
+    for entry in os.scandir(source):
+        if is_internal(entry.name):
+            continue
+        dest = Path(target) / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            copy_tree(entry.path, dest)
+        elif entry.is_file(follow_symlinks=False):
+            copy_file(entry.path, dest, replace=False)

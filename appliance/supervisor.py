@@ -1,0 +1,80 @@
+"""`filedock run`: every enabled daemon in the foreground, each in its own process, restarted if it dies.
+
+Contract: used by `make run` and the container entrypoint (systemd runs each daemon as its own unit
+instead). Each child is `filedock --config FILE <daemon>`; one that exits is restarted with a backoff
+(1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT stops all children and exits.
+"""
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+log = logging.getLogger("filedock.run")
+
+# daemon name -> config section that enables it (None: always runs)
+DAEMONS = {"web": "web", "worker": None}
+MAX_BACKOFF = 30
+HEALTHY_AFTER = 60
+
+
+def enabled_daemons(config):
+    return [name for name, section in DAEMONS.items() if section is None or config.get(section, "enabled")]
+
+
+class Child:
+    def __init__(self, name, argv):
+        self.name, self.argv = name, argv
+        self.process, self.started, self.backoff, self.restart_at = None, 0.0, 1, 0.0
+
+    def start(self):
+        self.process = subprocess.Popen(self.argv)
+        self.started = time.monotonic()
+        log.info("started %s (pid %d)", self.name, self.process.pid)
+
+    def check(self):
+        """Restart the child if it has died and its backoff has passed."""
+        now = time.monotonic()
+        if self.process is not None and self.process.poll() is not None:
+            code = self.process.returncode
+            if now - self.started > HEALTHY_AFTER:
+                self.backoff = 1
+            log.warning("%s exited with %s; restarting in %d s", self.name, code, self.backoff)
+            self.process, self.restart_at = None, now + self.backoff
+            self.backoff = min(self.backoff * 2, MAX_BACKOFF)
+        if self.process is None and now >= self.restart_at:
+            self.start()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self, deadline):
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def run(config):
+    """Supervise the enabled daemons until SIGTERM/SIGINT."""
+    base = [sys.executable, "-m", "appliance.cli", "--config", str(config.path)]
+    children = [Child(name, base + [name]) for name in enabled_daemons(config)]
+    stopping = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    for child in children:
+        child.start()
+    while not stopping:
+        for child in children:
+            child.check()
+        time.sleep(0.5)
+    for child in children:
+        child.stop()
+    deadline = time.monotonic() + 15
+    for child in children:
+        child.wait(deadline)
+    return 0

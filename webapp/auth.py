@@ -1,0 +1,198 @@
+"""Login, logout, sessions, HTTP basic / PW-header auth, CSRF and failed-login throttling.
+
+Contract: `load_principal` runs before every request and sets `g.principal` (anonymous when no valid
+credentials) and `g.session` (the database session row when authenticated by cookie). Sessions are random
+tokens whose sha256 is stored in the database, so every worker and node shares them and logout revokes.
+State-changing requests authenticated by the session cookie must carry its CSRF token; scripts that send
+credentials with each request (basic auth, PW header) cannot be forged cross-site and need none.
+Failed logins count per real client address: X-Forwarded-For is believed only from trusted proxies.
+"""
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import time
+
+from flask import Blueprint, abort, g, redirect, render_template, request
+
+from appliance import accounts
+
+from . import context
+from .errors import error_response
+
+bp = Blueprint("auth", __name__)
+
+COOKIE = "filedock_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _token_hash(token):
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def _in_networks(addr, networks):
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address():
+    """The real client address: the right-most untrusted hop of X-Forwarded-For, when the peer is a proxy."""
+    peer = request.environ.get("REMOTE_ADDR", "")
+    proxies = context.config().get("server", "trusted_proxies")
+    if not proxies or not _in_networks(peer, proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _throttled(addr):
+    """Seconds to wait if this address has too many recent failed logins, else 0."""
+    cfg = context.config()
+    window = cfg.get("web", "login_window")
+    failures = context.db().login_failures_since(addr, time.time() - window)
+    return window if failures >= cfg.get("web", "login_attempts") else 0
+
+
+def _refuse_throttled(addr):
+    wait = _throttled(addr)
+    if wait:
+        response = error_response(429, "too many failed logins from your address; try again later")
+        response.headers["Retry-After"] = str(wait)
+        abort(response)
+
+
+def _check_password(name, password):
+    """Authenticate, counting failures against the client address."""
+    addr = client_address()
+    _refuse_throttled(addr)
+    found = accounts.authenticate(context.config(), name, password)
+    if found is None:
+        context.db().login_failure_add(addr)
+    return found
+
+
+def _credentials():
+    """(name, password) from basic auth or the PW header, or None."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            name, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            abort(400, "malformed Authorization header")
+        return name, password
+    pw = request.headers.get("PW")
+    if pw:
+        name, sep, password = pw.partition(":")
+        if sep and name in context.config().users:
+            return name, password
+        return None, pw
+    return None
+
+
+def _principal_by_password_only(password):
+    """copyparty's -a sends only a password: try it against every user."""
+    for name in context.config().users:
+        found = accounts.authenticate(context.config(), name, password)
+        if found:
+            return found
+    return None
+
+
+@bp.before_app_request
+def load_principal():
+    """Set g.principal from credentials or the session cookie; enforce CSRF on cookie-authenticated writes."""
+    g.session = None
+    g.principal = accounts.principal_for(context.config(), None)
+    creds = _credentials()
+    if creds is not None:
+        name, password = creds
+        if name is None:
+            _refuse_throttled(client_address())
+            found = _principal_by_password_only(password)
+            if found is None:
+                context.db().login_failure_add(client_address())
+        else:
+            found = _check_password(name, password)
+        if found is None:
+            response = error_response(401, "wrong user name or password")
+            response.headers["WWW-Authenticate"] = 'Basic realm="filedock", charset="UTF-8"'
+            abort(response)
+        g.principal = found
+        return
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return
+    max_idle = context.config().get("web", "session_days") * 86400
+    session = context.db().session_get(_token_hash(token), max_idle)
+    if session is None or session["username"] not in context.config().users:
+        return
+    g.session = session
+    g.principal = accounts.principal_for(context.config(), session["username"])
+    if request.method not in SAFE_METHODS and request.endpoint not in ("auth.login",):
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent and _is_form():
+            sent = request.form.get("csrf", "")
+        if not hmac.compare_digest(sent, session["csrf"]):
+            abort(403, "missing or wrong CSRF token; reload the page and try again")
+
+
+def _is_form():
+    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def csrf_token():
+    """The CSRF token of the current session (empty when not logged in by cookie)."""
+    return g.session["csrf"] if g.get("session") else ""
+
+
+def _safe_next(target):
+    """Only redirect to a local path, never to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.route("/-/login", methods=["GET", "POST"])
+def login():
+    """Show the login form, or log in and set the session cookie."""
+    next_url = _safe_next(request.values.get("next", "/"))
+    if request.method == "GET":
+        return render_template("login.html", next=next_url, error=None, user=None, csrf="")
+    name = request.form.get("username", "")
+    found = _check_password(name, request.form.get("password", ""))
+    if found is None:
+        if context.wants_json() and "text/html" not in request.headers.get("Accept", ""):
+            abort(401, "wrong user name or password")
+        return render_template("login.html", next=next_url, error="Wrong user name or password.",
+                               user=None, csrf=""), 401
+    context.db().login_failures_clear(client_address())
+    token = secrets.token_urlsafe(32)
+    context.db().session_create(_token_hash(token), found.name, secrets.token_urlsafe(24))
+    response = redirect(next_url, code=303)
+    response.set_cookie(COOKIE, token, max_age=context.config().get("web", "session_days") * 86400,
+                        httponly=True, samesite="Lax", secure=request.is_secure, path="/")
+    return response
+
+
+@bp.route("/-/logout", methods=["POST"])
+def logout():
+    """End the session (server side too, so a stolen cookie stops working)."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        context.db().session_delete(_token_hash(token))
+    response = redirect("/", code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
