@@ -1,0 +1,260 @@
+"""The web UI in a real Chromium (Playwright) against the real running filedock.
+
+Each test works in its own folder under the shared server's root volume and checks what a person would see
+and what ends up on disk: login, breadcrumbs, upload, rename, delete, zip download, errors, views, sorting,
+permissions, and a phone-sized screen without sideways scrolling.
+"""
+import hashlib
+import io
+import os
+import re
+import uuid
+import zipfile
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LONG_NAME = "a-very-long-file-name-without-spaces-that-would-push-the-page-sideways_" * 3 + ".pdf"
+# Emoji and pictographs: they show as empty boxes on machines without an emoji font.
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    ctx.set_default_timeout(15000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def folder(server):
+    """A fresh folder in the root volume with a few files and a subfolder: (name, real path, {rel: bytes})."""
+    name = f"ui-{uuid.uuid4().hex[:8]}"
+    contents = {
+        "notes.txt": b"hello from filedock\n",
+        "big.bin": os.urandom(300_000),
+        "mid.dat": os.urandom(4_000),
+        LONG_NAME: b"%PDF-1.4\n",
+        "sub/inner.txt": b"inside the subfolder\n",
+        "sub/deeper/photo.jpg": os.urandom(20_000),
+    }
+    base = server.root / name
+    for rel, data in contents.items():
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / rel).write_bytes(data)
+    return name, base, contents
+
+
+def login(page, server, user, next_path):
+    page.goto(f"{server.url}/-/login?next={quote(next_path)}")
+    expect(page.locator("#username")).to_be_focused()
+    page.fill("#username", user)
+    page.fill("#password", server.auth(user)[1])
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(server.url + next_path)
+
+
+def row(page, name):
+    return page.locator(f'#rows tr[data-name="{name}"]')
+
+
+def select(page, name):
+    row(page, name).locator("input[name=sel]").check()
+
+
+def answer_dialog(page, text=None):
+    """Fill (when text is given) and confirm the page's question dialog."""
+    dialog = page.locator("#ask")
+    expect(dialog).to_be_visible()
+    if text is not None:
+        page.fill("#ask-input", text)
+    page.click("#ask-ok")
+    expect(dialog).to_be_hidden()
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_anonymous_is_sent_to_login_and_back(server, page, folder):
+    name, _, _ = folder
+    response = page.goto(f"{server.url}/{name}/")
+    assert response.status == 401
+    page.get_by_role("link", name="Log in").first.click()
+    page.fill("#username", "admin")
+    page.fill("#password", server.auth("admin")[1])
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{server.url}/{name}/")
+    expect(page.locator(".who-name")).to_have_text("admin")
+    expect(row(page, "notes.txt")).to_be_visible()
+
+
+def test_browse_upload_rename_delete(server, page, folder):
+    name, base, _ = folder
+    login(page, server, "admin", "/")
+    row(page, name).get_by_role("link").click()
+    page.wait_for_url(f"{server.url}/{name}/")
+    row(page, "sub").get_by_role("link").click()
+    page.wait_for_url(f"{server.url}/{name}/sub/")
+    expect(page.locator(".crumbs [aria-current=page]")).to_have_text("sub")
+    expect(row(page, "inner.txt")).to_be_visible()
+    page.locator(".crumbs").get_by_role("link", name=name).click()
+    page.wait_for_url(f"{server.url}/{name}/")
+
+    # Upload through the file picker; the new row appears without a reload and the bytes are on disk.
+    data = os.urandom(123_457)
+    page.set_input_files("#file-input", files=[{"name": "up load.bin", "mimeType": "application/octet-stream",
+                                                "buffer": data}])
+    expect(row(page, "up load.bin")).to_be_visible()
+    expect(row(page, "up load.bin").locator(".c-size")).to_have_text("120.6 KiB")
+    assert sha256((base / "up load.bin").read_bytes()) == sha256(data)
+
+    select(page, "up load.bin")
+    expect(page.locator("#sel-count")).to_have_text("1 selected")
+    page.click("#act-rename")
+    expect(page.locator("#ask-input")).to_have_value("up load.bin")
+    answer_dialog(page, "renamed.bin")
+    expect(row(page, "renamed.bin")).to_be_visible()
+    expect(row(page, "up load.bin")).to_have_count(0)
+    assert not (base / "up load.bin").exists()
+    assert sha256((base / "renamed.bin").read_bytes()) == sha256(data)
+
+    select(page, "renamed.bin")
+    page.click("#act-delete")
+    answer_dialog(page)
+    expect(row(page, "renamed.bin")).to_have_count(0)
+    expect(page.locator("#selbar")).to_be_hidden()
+    assert not (base / "renamed.bin").exists()
+    expect(page.locator("#banner")).to_be_hidden()
+
+
+def test_new_folder_and_move(server, page, folder):
+    name, base, _ = folder
+    login(page, server, "admin", f"/{name}/")
+    page.click("#act-mkdir")
+    answer_dialog(page, "archive")
+    expect(row(page, "archive")).to_be_visible()
+    assert (base / "archive").is_dir()
+
+    select(page, "notes.txt")
+    select(page, "mid.dat")
+    page.click("#act-move")
+    answer_dialog(page, f"/{name}/archive/")
+    expect(row(page, "notes.txt")).to_have_count(0)
+    expect(row(page, "mid.dat")).to_have_count(0)
+    assert (base / "archive" / "notes.txt").read_bytes() == b"hello from filedock\n"
+    assert (base / "archive" / "mid.dat").is_file()
+
+
+def test_folder_zip_matches_disk(server, page, folder):
+    name, base, contents = folder
+    login(page, server, "admin", f"/{name}/")
+    with page.expect_download() as download:
+        page.click("#dl-zip")
+    data = open(download.value.path(), "rb").read()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    assert files == contents
+
+
+def test_selection_zip(server, page, folder):
+    name, _, contents = folder
+    login(page, server, "admin", f"/{name}/")
+    select(page, "notes.txt")
+    select(page, "sub")
+    with page.expect_download() as download:
+        page.click("#act-zip")
+    with zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())) as archive:
+        files = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    assert files == {rel: data for rel, data in contents.items() if rel == "notes.txt" or rel.startswith("sub/")}
+
+
+def test_error_banner_is_shown_and_dismissed(server, page, folder):
+    name, _, _ = folder
+    login(page, server, "admin", f"/{name}/")
+    page.click("#act-mkdir")
+    answer_dialog(page, "sub")              # exists already: the server answers 409
+    banner = page.get_by_role("alert")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("exists")
+    banner.get_by_role("button", name="Dismiss").click()
+    expect(banner).to_be_hidden()
+
+
+def test_sort_by_size_and_grid_view_remembered(server, page, folder):
+    name, _, _ = folder
+    login(page, server, "admin", f"/{name}/")
+    order = lambda: page.locator("#rows tr").evaluate_all("rows => rows.map(r => r.dataset.name)")
+    size_header = page.locator("th.c-size")
+
+    page.click("th.c-size .sort")
+    expect(size_header).to_have_attribute("aria-sort", "ascending")
+    assert order() == ["sub", LONG_NAME, "notes.txt", "mid.dat", "big.bin"]     # folders first
+    page.click("th.c-size .sort")
+    expect(size_header).to_have_attribute("aria-sort", "descending")
+    assert order() == ["sub", "big.bin", "mid.dat", "notes.txt", LONG_NAME]
+
+    page.click("[data-view=grid]")
+    expect(page.locator("#files")).to_have_class(re.compile(r"\bview-grid\b"))
+    expect(page.locator("[data-view=grid]")).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(page.locator("#files")).to_have_class(re.compile(r"\bview-grid\b"))
+    expect(size_header).to_have_attribute("aria-sort", "descending")
+    page.click("[data-view=list]")
+    expect(page.locator("#files")).to_have_class(re.compile(r"\bview-list\b"))
+
+
+def test_phone_layout(server, page, folder):
+    name, _, _ = folder
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, server, "admin", f"/{name}/")
+    select(page, "notes.txt")               # the selection bar shows its buttons too
+    for view in ("list", "grid"):
+        page.click(f"[data-view={view}]")
+        expect(row(page, LONG_NAME)).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, view
+        for box in page.locator(".btn:visible, .sort:visible, #rows a:visible").all():
+            size = box.bounding_box()
+            assert size["height"] >= 40, (view, box.evaluate("e => e.outerHTML"), size)
+    assert not EMOJI.search(page.content())
+
+
+def test_read_only_user_sees_no_write_actions(server, page, folder):
+    name, _, _ = folder
+    login(page, server, "bob", f"/{name}/")
+    expect(row(page, "notes.txt")).to_be_visible()
+    for action in ("#file-input", "#act-mkdir", "#act-rename", "#act-move", "#act-delete"):
+        expect(page.locator(action)).to_have_count(0)
+    select(page, "notes.txt")
+    expect(page.locator("#act-zip")).to_be_visible()
+    expect(page.locator("#dl-zip")).to_be_visible()
+
+
+def test_logout(server, page, folder):
+    name, _, _ = folder
+    login(page, server, "admin", f"/{name}/")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(server.url + "/")
+    response = page.goto(f"{server.url}/{name}/")
+    assert response.status == 401

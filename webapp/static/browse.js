@@ -1,0 +1,222 @@
+// The browse page's behaviour on top of the server-rendered table (which works without it): list/grid
+// view, sorting, selection, and the file actions. After every change the listing is fetched again (?ls)
+// and the rows re-rendered.
+import * as api from "./api.js";
+import { droppedEntries, filesFromEntries } from "./drop.js";
+import { icon, renderRows, sortEntries } from "./rows.js";
+import { ask, clearError, showError, showStatus } from "./ui.js";
+import { upload } from "./upload.js";
+
+const $ = (id) => document.getElementById(id);
+const folderUrl = location.pathname;
+const table = $("files");
+const tbody = $("rows");
+const selected = new Set();
+let listing = JSON.parse($("listing").textContent);
+
+// Remembered choices; storage can be unavailable (private windows, disabled), then they just don't stick.
+const prefs = {
+  get(key, fallback) {
+    try { return JSON.parse(localStorage.getItem(`filedock.${key}`)) ?? fallback; } catch { return fallback; }
+  },
+  set(key, value) {
+    try { localStorage.setItem(`filedock.${key}`, JSON.stringify(value)); } catch { /* not remembered */ }
+  },
+};
+let sort = prefs.get("sort", { key: "name", dir: "asc" });
+
+function render() {
+  const entries = sortEntries(listing, sort);
+  renderRows(tbody, entries, selected);
+  $("empty").hidden = entries.length > 0;
+  for (const th of table.querySelectorAll("th:has(.sort)")) {
+    const active = th.querySelector(".sort").dataset.key === sort.key;
+    if (active) th.setAttribute("aria-sort", sort.dir === "asc" ? "ascending" : "descending");
+    else th.removeAttribute("aria-sort");
+    th.querySelector(".sort-icon").replaceWith(
+      icon(active ? `sort-${sort.dir}` : "sort", "icon sort-icon"));
+  }
+  updateSelection();
+}
+
+async function refresh() {
+  listing = await api.fetchListing(folderUrl);
+  const names = new Set([...listing.dirs, ...listing.files].map((e) => e.name));
+  for (const name of selected) if (!names.has(name)) selected.delete(name);
+  render();
+}
+
+// Run an action: show its failure in the banner, and re-read the folder either way (a batch may have
+// partly succeeded).
+async function run(action) {
+  clearError();
+  try {
+    const message = await action();
+    if (message) showStatus(message);
+  } catch (error) {
+    showError(error.message);
+  }
+  try { await refresh(); } catch (error) { showError(error.message); }
+}
+
+// ---- view and sort
+function setView(view) {
+  table.classList.toggle("view-grid", view === "grid");
+  table.classList.toggle("view-list", view !== "grid");
+  for (const button of document.querySelectorAll("[data-view]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === view));
+  }
+  prefs.set("view", view);
+}
+
+for (const button of document.querySelectorAll("[data-view]")) {
+  button.addEventListener("click", () => setView(button.dataset.view));
+}
+
+for (const button of table.querySelectorAll(".sort")) {
+  button.addEventListener("click", () => {
+    const key = button.dataset.key;
+    sort = { key, dir: sort.key === key && sort.dir === "asc" ? "desc" : "asc" };
+    prefs.set("sort", sort);
+    render();
+  });
+}
+
+// ---- selection
+const selectAll = $("sel-all");
+
+function updateSelection() {
+  const total = listing.dirs.length + listing.files.length;
+  const count = selected.size;
+  for (const tr of tbody.rows) tr.classList.toggle("selected", selected.has(tr.dataset.name));
+  selectAll.checked = count > 0 && count === total;
+  selectAll.indeterminate = count > 0 && count < total;
+  $("selbar").hidden = count === 0;
+  $("sel-count").textContent = `${count} selected`;
+  const show = (id, visible) => { if ($(id)) $(id).hidden = !visible; };
+  show("act-rename", count === 1);
+  show("act-move", count > 0);
+  show("act-delete", count > 0);
+}
+
+tbody.addEventListener("change", (event) => {
+  const box = event.target;
+  if (box.name !== "sel") return;
+  if (box.checked) selected.add(box.value); else selected.delete(box.value);
+  updateSelection();
+});
+
+selectAll.addEventListener("change", () => {
+  selected.clear();
+  if (selectAll.checked) for (const e of [...listing.dirs, ...listing.files]) selected.add(e.name);
+  for (const box of tbody.querySelectorAll("input[name=sel]")) box.checked = selectAll.checked;
+  updateSelection();
+});
+
+// ---- actions on the selection
+function entryUrl(name) {
+  const entry = [...listing.dirs, ...listing.files].find((e) => e.name === name);
+  return new URL(entry.href, location.href).pathname;
+}
+
+const describe = (names) => (names.length === 1 ? `"${names[0]}"` : `${names.length} items`);
+
+$("act-rename")?.addEventListener("click", () => run(async () => {
+  const [name] = selected;
+  const newName = await ask(`Rename "${name}" to`, { value: name, okLabel: "Rename" });
+  if (!newName || newName === name) return null;
+  await api.move(entryUrl(name), folderUrl + encodeURIComponent(newName));
+  selected.clear();
+  return `Renamed "${name}" to "${newName}".`;
+}));
+
+$("act-move")?.addEventListener("click", () => run(async () => {
+  const names = [...selected];
+  let dest = await ask(`Move ${describe(names)} to folder`, { value: listing.path, okLabel: "Move" });
+  if (!dest) return null;
+  dest = `/${dest.replace(/^\/+|\/+$/g, "")}/`.replace("//", "/");
+  for (const name of names) {
+    await api.move(entryUrl(name), api.encodePath(dest) + encodeURIComponent(name));
+    selected.delete(name);
+  }
+  return `Moved ${describe(names)} to ${dest}.`;
+}));
+
+$("act-delete")?.addEventListener("click", () => run(async () => {
+  const names = [...selected];
+  const sure = await ask(`Delete ${describe(names)}? This cannot be undone.`,
+                         { withInput: false, okLabel: "Delete" });
+  if (!sure) return null;
+  for (const name of names) {
+    await api.remove(entryUrl(name));
+    selected.delete(name);
+  }
+  return `Deleted ${describe(names)}.`;
+}));
+
+$("act-mkdir")?.addEventListener("click", () => run(async () => {
+  const name = await ask("Name of the new folder", { okLabel: "Create" });
+  if (!name) return null;
+  await api.mkdir(folderUrl, name);
+  return `Created folder "${name}".`;
+}));
+
+// ---- uploads: the file picker and drag-and-drop both end in startUpload
+const progress = $("progress");
+
+function startUpload(items) {
+  if (!items.length) return;
+  const bar = progress.querySelector("progress");
+  const text = progress.querySelector(".progress-text");
+  bar.value = 0;
+  text.textContent = "0%";
+  progress.hidden = false;
+  run(async () => {
+    try {
+      await upload(folderUrl, items, (sent, total) => {
+        bar.value = total ? sent / total : 1;
+        text.textContent = `${Math.floor(bar.value * 100)}%`;
+      });
+    } finally {
+      progress.hidden = true;
+    }
+    return items.length === 1 ? `Uploaded "${items[0].path}".` : `Uploaded ${items.length} files.`;
+  });
+}
+
+const fileInput = $("file-input");
+fileInput?.addEventListener("change", () => {
+  const items = [...fileInput.files].map((file) => ({ file, path: file.name }));
+  fileInput.value = "";
+  startUpload(items);
+});
+
+const dropzone = $("dropzone");
+if (dropzone) {
+  const carriesFiles = (event) => event.dataTransfer?.types.includes("Files");
+  document.addEventListener("dragover", (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    dropzone.hidden = false;
+  });
+  // relatedTarget is null only when the drag leaves the window.
+  document.addEventListener("dragleave", (event) => { if (!event.relatedTarget) dropzone.hidden = true; });
+  document.addEventListener("drop", async (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    dropzone.hidden = true;
+    const entries = droppedEntries(event.dataTransfer);
+    try {
+      startUpload(await filesFromEntries(entries));
+    } catch (error) {
+      showError(`Could not read the dropped files: ${error.message}`);
+    }
+  });
+}
+
+// ---- start: take over from the server-rendered page
+document.documentElement.classList.add("js");
+for (const el of [selectAll, $("act-mkdir"), document.querySelector(".viewswitch")]) if (el) el.hidden = false;
+setView(prefs.get("view", "list"));
+render();

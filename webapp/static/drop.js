@@ -1,0 +1,31 @@
+// Turning a drag-and-drop into things to upload: [{file, path}], where path is relative to the folder the
+// drop landed on ("a.jpg", or "photos/2024/a.jpg" for a dropped folder).
+
+// Must run inside the drop event: the browser forgets the dropped items once the handler returns.
+export function droppedEntries(dataTransfer) {
+  return [...dataTransfer.items]
+    .filter((item) => item.kind === "file")
+    .map((item) => item.webkitGetAsEntry?.())
+    .filter(Boolean);
+}
+
+export async function filesFromEntries(entries) {
+  const out = [];
+  for (const entry of entries) await walk(entry, "", out);
+  return out;
+}
+
+async function walk(entry, prefix, out) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+    out.push({ file, path: prefix + entry.name });
+    return;
+  }
+  const reader = entry.createReader();
+  // readEntries hands out a folder's entries in batches until it returns an empty one.
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (!batch.length) return;
+    for (const child of batch) await walk(child, `${prefix}${entry.name}/`, out);
+  }
+}
