@@ -9,7 +9,9 @@ PIP := $(VENV)/bin/pip
 CONFIG ?= filedock.toml
 ROOT ?= srv
 # Debian packages the tests drive as real clients.
-DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 nodejs npm
+DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3
+# Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
+NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 
 .PHONY: install run test test-deps bench clean
 
@@ -31,13 +33,14 @@ $(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
 	touch $@
 
 test-deps: $(VENV)/.test-installed
-	@missing=""; for p in $(DEB_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEB_TEST_PACKAGES) $(NODE_PACKAGE); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
-	@test -d tests/node/node_modules || (cd tests/node && npm ci --silent --no-audit --no-fund)
+	@test ! -f tests/node/package-lock.json || test -d tests/node/node_modules || \
+	  (cd tests/node && npm ci --silent --no-audit --no-fund)
 
 test: test-deps
 	$(PY) -m pytest -q tests

@@ -32,7 +32,7 @@ class FiledockRequest(Request):
         if self.upload_folder is None:
             return super()._get_file_stream(total_content_length, content_type, filename, content_length)
         path = storage.temp_path(self.upload_folder)
-        self.upload_temps.append(path)
+        self.upload_temps.append(str(path))
         return open(path, "xb+")
 
 

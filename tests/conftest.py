@@ -1,0 +1,198 @@
+"""Fixtures that start the real `filedock` (supervisor, gunicorn web, worker) on 127.0.0.1 ephemeral ports.
+
+`make_server(**options)` builds an isolated instance: a temporary folder with volumes, a config written in
+filedock.toml syntax and its own state database; `server` is a shared default instance. Every instance has
+these accounts (password = name + "-pw") and volumes:
+
+    admin  all rights everywhere            /        (root)   admin rwmda, alice rwmd, bob r, carol w
+    alice  member of group family           /pub     (pub)    * r, alice rwmd, @family w
+    bob    read-only on /                   /drop    (drop)   * u (anonymous drop box), admin rwmda
+    carol  member of family, write-only /   /get     (get)    * g (download by exact link only)
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+FILEDOCK = [sys.executable, "-m", "appliance.cli"]
+USERS = ("admin", "alice", "bob", "carol")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """An ephemeral port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def password_of(user):
+    return f"{user}-pw"
+
+
+_HASHES = {}
+
+
+def _hash(user):
+    if user not in _HASHES:
+        sys.path.insert(0, str(REPO))
+        from appliance.accounts import hash_password
+        _HASHES[user] = hash_password(password_of(user), n=2 ** 10)   # cheap for tests, same format
+    return _HASHES[user]
+
+
+def config_text(base, port, extra="", web_workers=2, scan_interval=2):
+    users = "\n".join(f'[users.{u}]\npassword_hash = "{_hash(u)}"\n' for u in USERS)
+    return f"""
+[server]
+state_dir = "state"
+scan_interval = {scan_interval}
+
+[web]
+host = "127.0.0.1"
+port = {port}
+workers = {web_workers}
+
+[uploads]
+min_free = "1M"
+
+{users}
+[groups]
+family = ["alice", "carol"]
+
+[[volumes]]
+url = "/"
+path = "{base}/root"
+access = {{ admin = "rwmda", alice = "rwmd", bob = "r", carol = "w" }}
+
+[[volumes]]
+url = "/pub"
+path = "{base}/pub"
+access = {{ "*" = "r", alice = "rwmd", "@family" = "w" }}
+
+[[volumes]]
+url = "/drop"
+path = "{base}/drop"
+access = {{ "*" = "u", admin = "rwmda" }}
+
+[[volumes]]
+url = "/get"
+path = "{base}/get"
+access = {{ "*" = "g" }}
+{extra}
+"""
+
+
+class Server:
+    """One running filedock instance and handy ways to talk to it."""
+
+    def __init__(self, base, extra="", env=None, **options):
+        self.base = Path(base)
+        for name in ("root", "pub", "drop", "get"):
+            (self.base / name).mkdir(exist_ok=True)
+        self.root, self.pub, self.drop, self.get = (self.base / n for n in ("root", "pub", "drop", "get"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = self.base / "filedock.toml"
+        self.config_path.write_text(config_text(self.base, self.port, extra, **options))
+        self.state_dir = self.base / "state"
+        self.env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+        self.log_path = self.base / "server.log"
+        self.process = None
+        self.start()
+
+    def cli(self, *args, input=None, check=True):
+        """Run the filedock CLI against this instance's config."""
+        return subprocess.run(FILEDOCK + ["--config", str(self.config_path), *args], env=self.env, input=input,
+                              capture_output=True, text=True, check=check, timeout=60, cwd=self.base)
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(FILEDOCK + ["--config", str(self.config_path), "run"], env=self.env,
+                                        stdout=log, stderr=subprocess.STDOUT, cwd=self.base, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"filedock exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/-/health", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"filedock did not answer: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def auth(self, user):
+        return (user, password_of(user))
+
+    def session(self, user=None):
+        """A requests.Session, logged in by form (cookie + CSRF token) when a user is given."""
+        s = requests.Session()
+        if user:
+            r = s.post(self.url + "/-/login", data={"username": user, "password": password_of(user), "next": "/"},
+                       allow_redirects=False)
+            assert r.status_code == 303, r.text
+            page = s.get(self.url + "/", headers={"Accept": "text/html"}).text
+            token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+            s.headers["X-CSRF-Token"] = token
+        return s
+
+    def curl(self, *args, check=False):
+        """Run curl; return CompletedProcess (stdout as bytes)."""
+        return subprocess.run(["curl", "-sS", *args], capture_output=True, timeout=120, check=check)
+
+    def db_query(self, sql, *params):
+        import sqlite3
+        conn = sqlite3.connect(self.state_dir / "filedock.sqlite3", timeout=10)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def make_server():
+    """Factory of isolated servers; every one is stopped and removed after the test."""
+    servers = []
+
+    def make(**options):
+        base = tempfile.mkdtemp(prefix="filedock-test-")
+        server = Server(base, **options)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A filedock instance shared by the tests of one module."""
+    base = tempfile.mkdtemp(prefix="filedock-test-")
+    srv = Server(base)
+    yield srv
+    srv.stop()
+    shutil.rmtree(base, ignore_errors=True)
