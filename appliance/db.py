@@ -184,13 +184,15 @@ class Database:
         return self._all("SELECT relpath, size, mtime_ns FROM files WHERE volume = ?", (volume,))
 
     # -- uploads --------------------------------------------------------------------------------------
-    def upload_put(self, upload):
-        """Insert or replace an upload's state (a dict with UPLOAD_COLUMNS keys)."""
+    def upload_create(self, upload):
+        """Store a new upload (a dict with UPLOAD_COLUMNS keys) unless one with its id exists; return the stored
+        row, which is someone else's when two clients started the same upload at once."""
         row = dict(upload, hashes=json.dumps(upload["hashes"]), have=json.dumps(upload["have"]),
                    meta=json.dumps(upload["meta"]), updated=time.time())
         names = UPLOAD_COLUMNS.split(", ")
-        self._run(f"INSERT OR REPLACE INTO uploads ({UPLOAD_COLUMNS}) VALUES ({', '.join('?' * len(names))})",
-                  tuple(row[n] for n in names))
+        self._run(f"INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES ({', '.join('?' * len(names))}) "
+                  "ON CONFLICT (id) DO NOTHING", tuple(row[n] for n in names))
+        return self.upload_get(upload["id"])
 
     def _upload_row(self, row):
         if row is not None:
@@ -205,15 +207,27 @@ class Database:
         return [self._upload_row(r) for r in rows]
 
     def upload_mark_chunks(self, upload_id, indexes):
-        """Add chunk indexes to an upload's 'have' set atomically; return the updated row."""
+        """Add chunk indexes to an upload's 'have' set atomically; return (updated row, completed), where
+        completed is true for exactly the one call that made 'have' hold every chunk. Row is None if the
+        upload is gone."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT have FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            row = conn.execute("SELECT have, hashes FROM uploads WHERE id = ?", (upload_id,)).fetchone()
             if row is None:
-                return None
-            have = sorted(set(json.loads(row["have"])) | set(indexes))
+                return None, False
+            before = set(json.loads(row["have"]))
+            have = before | set(indexes)
+            count = len(json.loads(row["hashes"]))
             conn.execute("UPDATE uploads SET have = ?, updated = ? WHERE id = ?",
-                         (json.dumps(have), time.time(), upload_id))
-        return self.upload_get(upload_id)
+                         (json.dumps(sorted(have)), time.time(), upload_id))
+            return self.upload_get(upload_id), len(before) < count == len(have)
+
+    def upload_touch(self, upload_id, idle_before=None):
+        """Mark an upload as active now; with idle_before, only if it was idle since then. Return whether it
+        was marked (so callers can claim an upload whose owner went quiet)."""
+        if idle_before is None:
+            return self._run("UPDATE uploads SET updated = ? WHERE id = ?", (time.time(), upload_id)) == 1
+        return self._run("UPDATE uploads SET updated = ? WHERE id = ? AND updated < ?",
+                         (time.time(), upload_id, idle_before)) == 1
 
     def upload_set_offset(self, upload_id, offset):
         """For stream uploads (tus): record how many bytes are durably written."""

@@ -1,0 +1,66 @@
+"""Identical content is stored once: find an indexed twin of an upload and give it a new name cheaply.
+
+Contract: `twins(db, volume, wark=..., sha512=...)` yields (index entry, path) of the files in the same volume
+with that content, only those that `index.still_same` confirms unchanged since they were indexed;
+`find_twin` returns the first of them or (None, None).
+`materialize(source, dest, mode)` creates dest (a fresh temporary name) with source's content the way the
+volume's `dedup` setting says: a hardlink, a reflink (FICLONE; a plain copy where the filesystem cannot), or
+a copy; a hardlink that cannot be made (another filesystem) also falls back to a copy. Never a symlink. It
+returns whether dest is the same inode as source (whose metadata must then be left alone).
+"""
+import errno
+import fcntl
+import os
+import shutil
+
+from .. import index
+
+FICLONE = 0x40049409   # linux/fs.h: _IOW(0x94, 9, int)
+LINK_FAILURES = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP)
+
+
+def twins(db, volume, wark=None, sha512=None):
+    """Yield (entry, path) of every unchanged indexed file with this content in the volume."""
+    for column, value in (("wark", wark), ("sha512", sha512)):
+        if value is None:
+            continue
+        for entry in db.files_with(volume.url, column, value):
+            path = volume.path / entry["relpath"]
+            if index.still_same(entry, path):
+                yield entry, path
+
+
+def find_twin(db, volume, wark=None, sha512=None):
+    """(entry, path) of an unchanged indexed file with this content in the volume, or (None, None)."""
+    return next(twins(db, volume, wark, sha512), (None, None))
+
+
+def _reflink(source, dest):
+    with open(source, "rb") as src, open(dest, "xb") as out:
+        try:
+            fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
+        except OSError:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.fsync(out.fileno())
+
+
+def _copy(source, dest):
+    with open(source, "rb") as src, open(dest, "xb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+        os.fsync(out.fileno())
+
+
+def materialize(source, dest, mode):
+    """Give dest the content of source: hardlink, reflink or copy (see the module contract)."""
+    if mode == "hardlink":
+        try:
+            os.link(source, dest)
+            return True
+        except OSError as exc:
+            if exc.errno not in LINK_FAILURES:
+                raise
+    if mode == "reflink":
+        _reflink(source, dest)
+    else:
+        _copy(source, dest)
+    return False

@@ -1,0 +1,83 @@
+"""The last step of every upload: a complete temporary file becomes a visible, indexed file.
+
+Contract: `publish` fsyncs a finished temporary file, gives it the client's modification time, moves it into
+place atomically under the target's name (replacing only if the Target allows it, else under a free name
+such as "name (2).ext") and records it with `index.note_file`, which emits the change to the event outbox;
+it returns the final name. `place_twin` publishes a new name for content the volume already holds (see
+dedup). `complete` publishes an assembled upload record and forgets it; with `find_twins` it first hashes the
+file (for protocols that send no hashes) and replaces it by a link to an identical file when the volume
+dedups.
+"""
+import os
+
+from .. import index, storage
+from . import dedup, hashing, partfile
+from .target import Target, join
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(db, target, temp, *, sha512=None, wark=None, lmod=None, shared=False):
+    """Move a finished temporary file into place and index it; return the name it got."""
+    _fsync(temp)
+    if lmod and not shared:
+        os.utime(temp, (lmod, lmod))
+    name, replace = target.name, target.replace_ok
+    while True:
+        if not replace:
+            name = storage.unique_name(target.folder_path, name)
+        try:
+            storage.publish(temp, target.folder_path / name, replace)
+            break
+        except (FileExistsError, IsADirectoryError):   # lost a race for the name, or a folder is in the way
+            name, replace = target.name, False
+    index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name,
+                    sha512=sha512, wark=wark)
+    return name
+
+
+def place_twin(db, target, source, *, sha512, wark, lmod=None):
+    """Publish the content of an indexed file under the target's name without receiving it; return the name."""
+    temp = storage.temp_path(target.folder_path)
+    try:
+        shared = dedup.materialize(source, temp, target.volume.dedup)
+        return publish(db, target, temp, sha512=sha512, wark=wark, lmod=lmod, shared=shared)
+    finally:
+        partfile.remove(temp)
+
+
+def target_of(config, upload):
+    """The Target an upload record was started for, or None if its volume is no longer served."""
+    volume = next((v for v in config.volumes if v.url == upload["volume"]), None)
+    if volume is None:
+        return None
+    folder_path = storage.resolve(volume, upload["folder"])
+    return Target(volume, upload["folder"], folder_path, upload["name"], bool(upload["replace_ok"]))
+
+
+def complete(db, config, upload, find_twins=False):
+    """Publish a fully received upload and delete its record; return the final name (None if orphaned)."""
+    target = target_of(config, upload)
+    temp = upload["temp"]
+    if target is None:
+        partfile.remove(temp)
+        db.upload_delete(upload["id"])
+        return None
+    sha512, wark = None, upload["wark"]
+    if find_twins:
+        sha512, wark = hashing.file_ids(temp, config.get("uploads", "salt"), upload["size"])
+        entry, source = dedup.find_twin(db, target.volume, wark=wark, sha512=sha512)
+        if entry is not None and target.volume.dedup != "copy":
+            name = place_twin(db, target, source, sha512=sha512, wark=wark)
+            partfile.remove(temp)
+            db.upload_delete(upload["id"])
+            return name
+    name = publish(db, target, temp, sha512=sha512, wark=wark, lmod=upload["lmod"])
+    db.upload_delete(upload["id"])
+    return name

@@ -1,0 +1,83 @@
+"""up2k's content identifiers: chunk size, chunk hashes and the file id ("wark"), as copyparty computes them.
+
+Contract: `chunk_size(size)` is the chunk size u2c and copyparty pick for a file of that size; a chunk's hash
+is the first 33 bytes of its sha512 in URL-safe base64 (44 characters); a file's wark is the same encoding of
+sha512 over the UTF-8 text salt, size and chunk hashes joined by newlines. `file_ids(path, salt)` computes the
+whole-file sha512 and the wark of a file on disk in one pass, for files that arrived by another protocol.
+"""
+import base64
+import hashlib
+
+from .. import index
+
+HASH_BYTES = 33
+HASH_CHARS = 44
+FIRST_CHUNK = 1 << 20
+FIRST_STEP = 512 << 10
+FEW_CHUNKS = 256
+MANY_CHUNKS = 4096
+BIG_CHUNK = 32 << 20
+
+
+def chunk_size(size):
+    """The up2k chunk size for a file of `size` bytes."""
+    chunk, step = FIRST_CHUNK, FIRST_STEP
+    while True:
+        for doubling in (False, True):
+            count = -(-size // chunk)
+            if count <= FEW_CHUNKS or (chunk >= BIG_CHUNK and count <= MANY_CHUNKS):
+                return chunk
+            chunk += step
+            if doubling:
+                step *= 2
+
+
+def chunk_count(size):
+    return -(-size // chunk_size(size))
+
+
+def encode(digest):
+    """The 44-character URL-safe base64 of a sha512 digest's first 33 bytes."""
+    return base64.urlsafe_b64encode(digest[:HASH_BYTES]).decode("ascii")
+
+
+def chunk_hash(data):
+    return encode(hashlib.sha512(data).digest())
+
+
+def wark(salt, size, hashes):
+    """The up2k file id of a file with this size and these chunk hashes."""
+    text = "\n".join([salt, str(size), *hashes])
+    return encode(hashlib.sha512(text.encode("utf-8")).digest())
+
+
+def looks_like_hash(text):
+    """Whether text has the shape of a chunk hash (so it can be trusted as a plain identifier)."""
+    if not isinstance(text, str) or len(text) != HASH_CHARS:
+        return False
+    try:
+        return len(base64.urlsafe_b64decode(text)) == HASH_BYTES
+    except ValueError:
+        return False
+
+
+def file_ids(path, salt, size):
+    """(hex sha512, wark) of the first `size` bytes of a file, read once."""
+    whole = hashlib.sha512()
+    chunk = chunk_size(size)
+    hashes = []
+    with open(path, "rb", buffering=0) as f:
+        left = size
+        while left:
+            part = hashlib.sha512()
+            want = min(chunk, left)
+            while want:
+                block = f.read(min(want, index.HASH_BLOCK))
+                if not block:
+                    raise EOFError(f"{path} ended {left} bytes early")
+                part.update(block)
+                whole.update(block)
+                want -= len(block)
+                left -= len(block)
+            hashes.append(encode(part.digest()))
+    return whole.hexdigest(), wark(salt, size, hashes)

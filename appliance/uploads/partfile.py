@@ -1,0 +1,100 @@
+"""The hidden temporary file an upload is assembled in, written at offsets by many requests at once.
+
+Contract: `create(folder, size)` makes a sparse file of the final size under a `.filedock-part-` name (so
+every listing hides it). A PartFile is one request's handle on it: `lock(offset, length)` takes a
+non-blocking byte-range lock that belongs to this handle alone (Linux open-file-description locks, so two
+greenlets of one worker exclude each other as two processes do, and a killed process loses its locks),
+`receive` streams a request body into place at an offset while hashing it, `copy` duplicates a range inside
+the file, `sync` makes the written bytes durable. Closing the handle releases its locks.
+"""
+import fcntl
+import os
+import struct
+
+from .. import storage
+from . import UploadError
+
+BLOCK = 1 << 20
+
+
+def create(folder, size):
+    """A new sparse temporary file of `size` bytes in folder; return its path."""
+    path = storage.temp_path(folder)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+    return path
+
+
+def remove(path):
+    """Delete a temporary file if it is still there."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _flock(kind, offset, length):
+    """A struct flock for fcntl (l_pid must be 0 for open-file-description locks)."""
+    return struct.pack("hhxxxxqqixxxx", kind, os.SEEK_SET, offset, length, 0)
+
+
+class PartFile:
+    """One request's read-write handle on a temporary upload file."""
+
+    def __init__(self, path):
+        try:
+            self.fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            raise UploadError(404, "the partial upload is gone (expired or cancelled); start again") from None
+
+    def close(self):
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def lock(self, offset, length):
+        """Lock a byte range (length 0: to the end) for writing; False if another handle holds part of it."""
+        try:
+            fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_WRLCK, offset, length))
+        except OSError:
+            return False
+        return True
+
+    def receive(self, read, offset, length, digest):
+        """Copy up to `length` bytes from read(n) to offset, feeding digest; return how many arrived."""
+        done = 0
+        while done < length:
+            block = read(min(BLOCK, length - done))
+            if not block:
+                break
+            os.pwrite(self.fd, block, offset + done)
+            digest.update(block)
+            done += len(block)
+        return done
+
+    def copy(self, source, dest, length):
+        """Duplicate `length` bytes at offset source to offset dest."""
+        done = 0
+        while done < length:
+            block = os.pread(self.fd, min(BLOCK, length - done), source + done)
+            os.pwrite(self.fd, block, dest + done)
+            done += len(block)
+
+    def sync(self):
+        os.fdatasync(self.fd)
+
+
+def discard(read, length):
+    """Read and drop `length` bytes of a request body."""
+    while length > 0:
+        block = read(min(BLOCK, length))
+        if not block:
+            return
+        length -= len(block)
