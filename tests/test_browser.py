@@ -10,6 +10,7 @@ import os
 import re
 import uuid
 import zipfile
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
@@ -149,6 +150,23 @@ def test_browse_upload_rename_delete(server, page, folder):
     expect(page.locator("#banner")).to_be_hidden()
 
 
+def test_drop_files_on_the_page_uploads_them(server, page, folder):
+    name, base, _ = folder
+    login(page, server, "admin", f"/{name}/")
+    # A script-made drop: the same events a person's drag from the desktop fires.
+    page.evaluate("""([fileName, text]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([text], fileName, {type: "text/plain"}));
+        const fire = (type) => document.body.dispatchEvent(
+            new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+        fire("dragover");
+        fire("drop");
+    }""", ["dropped.txt", "dropped on the page\n"])
+    expect(row(page, "dropped.txt")).to_be_visible()
+    expect(page.locator("#dropzone")).to_be_hidden()
+    assert (base / "dropped.txt").read_bytes() == b"dropped on the page\n"
+
+
 def test_new_folder_and_move(server, page, folder):
     name, base, _ = folder
     login(page, server, "admin", f"/{name}/")
@@ -234,9 +252,9 @@ def test_phone_layout(server, page, folder):
         page.click(f"[data-view={view}]")
         expect(row(page, LONG_NAME)).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, view
-        for box in page.locator(".btn:visible, .sort:visible, #rows a:visible").all():
+        for box in page.locator(".btn:visible, .sort:visible, .hit:visible, #rows a:visible").all():
             size = box.bounding_box()
-            assert size["height"] >= 40, (view, box.evaluate("e => e.outerHTML"), size)
+            assert min(size["width"], size["height"]) >= 40, (view, box.evaluate("e => e.outerHTML"), size)
     assert not EMOJI.search(page.content())
 
 
@@ -258,3 +276,42 @@ def test_logout(server, page, folder):
     page.wait_for_url(server.url + "/")
     response = page.goto(f"{server.url}/{name}/")
     assert response.status == 401
+
+
+
+@pytest.fixture
+def nojs_page(browser):
+    ctx = browser.new_context(java_script_enabled=False)
+    ctx.set_default_timeout(15000)
+    yield ctx.new_page()
+    ctx.close()
+
+
+def test_page_is_complete_without_javascript(server, nojs_page, folder):
+    name, base, _ = folder
+    page = nojs_page
+    login(page, server, "admin", f"/{name}/")
+    mtime = int((base / "notes.txt").stat().st_mtime)
+    when = datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    expect(row(page, "notes.txt").locator(".c-date")).to_have_text(when)
+    expect(row(page, "big.bin").locator(".c-size")).to_have_text("293.0 KiB")
+    expect(page.locator(".crumbs [aria-current=page]")).to_have_text(name)
+    # Ticked boxes and the Download button submit as ?zip&sel=...
+    row(page, "notes.txt").locator("input[name=sel]").check()
+    with page.expect_download() as download:
+        page.click("#act-zip")
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert archive.namelist() == ["notes.txt"]
+
+
+def test_upload_form_without_javascript(server, nojs_page, folder):
+    name, base, _ = folder
+    page = nojs_page
+    login(page, server, "admin", f"/{name}/")
+    # A plain multipart form with the CSRF token as a field; the server sends the browser back here.
+    page.set_input_files("#file-input", files=[{"name": "plain.txt", "mimeType": "text/plain",
+                                                "buffer": b"no script needed\n"}])
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(f"{server.url}/{name}/")
+    expect(row(page, "plain.txt")).to_be_visible()
+    assert (base / "plain.txt").read_bytes() == b"no script needed\n"

@@ -2,7 +2,7 @@
 // view, sorting, selection, and the file actions. After every change the listing is fetched again (?ls)
 // and the rows re-rendered.
 import * as api from "./api.js";
-import { droppedEntries, filesFromEntries } from "./drop.js";
+import { readDrop } from "./drop.js";
 import { icon, renderRows, sortEntries } from "./rows.js";
 import { ask, clearError, showError, showStatus } from "./ui.js";
 import { upload } from "./upload.js";
@@ -206,9 +206,8 @@ if (dropzone) {
     if (!carriesFiles(event)) return;
     event.preventDefault();
     dropzone.hidden = true;
-    const entries = droppedEntries(event.dataTransfer);
     try {
-      startUpload(await filesFromEntries(entries));
+      startUpload(await readDrop(event.dataTransfer));
     } catch (error) {
       showError(`Could not read the dropped files: ${error.message}`);
     }

@@ -1,15 +1,21 @@
 // Turning a drag-and-drop into things to upload: [{file, path}], where path is relative to the folder the
 // drop landed on ("a.jpg", or "photos/2024/a.jpg" for a dropped folder).
 
-// Must run inside the drop event: the browser forgets the dropped items once the handler returns.
-export function droppedEntries(dataTransfer) {
-  return [...dataTransfer.items]
+// Call it inside the drop event: the browser forgets the dropped items once the handler returns, so the
+// entries are taken before the first await.
+export function readDrop(dataTransfer) {
+  const entries = [...dataTransfer.items]
     .filter((item) => item.kind === "file")
     .map((item) => item.webkitGetAsEntry?.())
     .filter(Boolean);
+  // Drops made up by scripts (and some browsers) carry no entries: then take the plain files.
+  if (!entries.length) {
+    return Promise.resolve([...dataTransfer.files].map((file) => ({ file, path: file.name })));
+  }
+  return filesFromEntries(entries);
 }
 
-export async function filesFromEntries(entries) {
+async function filesFromEntries(entries) {
   const out = [];
   for (const entry of entries) await walk(entry, "", out);
   return out;

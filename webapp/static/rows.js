@@ -83,8 +83,13 @@ function row(entry, checked) {
   time.dateTime = new Date(entry.ts * 1000).toISOString();
   time.textContent = formatDate(entry.ts);
 
+  // The label around the box makes the whole 44px cell a touch target.
+  const hit = document.createElement("label");
+  hit.className = "hit";
+  hit.append(box);
+
   tr.append(
-    cell("c-sel", box),
+    cell("c-sel", hit),
     cell("c-name", link),
     cell("c-size", entry.isDir ? "" : formatSize(entry.sz)),
     cell("c-date", time),
