@@ -10,13 +10,14 @@ import signal
 import time
 
 from . import events, index
+from .uploads.expire import expire as expire_uploads
 from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
 SUBSCRIBERS = [index.hash_created]
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = []
+CHORES = [(600, expire_uploads)]
 IDLE_SLEEP = 1.0
 
 

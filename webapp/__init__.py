@@ -6,7 +6,7 @@ any request. Parts register themselves through init_app or blueprints; the facto
 """
 from flask import Flask
 
-from . import archive, auth, browse, dispatch, errors, fileops, health  # noqa: F401 (handlers register on import)
+from . import archive, auth, browse, dispatch, errors, fileops, health, tus, up2k  # noqa: F401 (handlers register on import)
 
 
 def create_app(config):
@@ -19,5 +19,6 @@ def create_app(config):
     fileops.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(tus.bp)
     app.register_blueprint(dispatch.bp)
     return app

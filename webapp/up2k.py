@@ -1,0 +1,49 @@
+"""copyparty's up2k protocol over HTTP, so copyparty's `u2c` client and up2k web uploaders work unchanged.
+
+Contract: a JSON POST to a folder URL is a handshake (appliance.uploads.up2k.handshake) answered with its
+JSON reply; a POST carrying `X-Up2k-Hash` and `X-Up2k-Wark` headers is a chunk request, its body streamed
+to disk in blocks (never buffered whole) and answered "thank". Refusals are filedock's usual JSON errors
+with the engine's status (400 corrupt chunk, 401/403 rights, 404 unknown upload, 413, 507).
+"""
+from flask import abort, jsonify, request
+
+from appliance.uploads import UploadError, up2k
+
+from . import context
+from .dispatch import handles
+from .errors import error_response
+
+MAX_HANDSHAKE = 1 << 20   # 4096 chunk hashes of 44 characters fit many times over
+
+
+def refuse(exc):
+    """Turn an engine refusal into the HTTP error response."""
+    abort(error_response(exc.status, exc.message))
+
+
+@handles("POST", lambda req: req.mimetype == "application/json", priority=50)
+def handshake():
+    """Answer an up2k handshake for this folder."""
+    if request.content_length is None or request.content_length > MAX_HANDSHAKE:
+        abort(413 if request.content_length else 411, "the handshake must be a JSON body of at most 1 MiB")
+    body = request.get_json(silent=True)
+    try:
+        return jsonify(up2k.handshake(context.db(), context.config(), context.principal(), context.vpath(), body))
+    except UploadError as exc:
+        refuse(exc)
+
+
+@handles("POST", lambda req: "X-Up2k-Hash" in req.headers, priority=40)
+def chunks():
+    """Store the chunks of an up2k chunk request."""
+    if request.content_length is None:
+        abort(411, "chunk requests need a Content-Length")
+    if "X-Up2k-Subc" in request.headers:
+        abort(400, "subchunks are not supported; run u2c with --szm larger than the chunk size")
+    try:
+        up2k.write_chunks(context.db(), context.config(), context.principal(), context.vpath(),
+                          request.headers.get("X-Up2k-Wark", ""), request.headers["X-Up2k-Hash"],
+                          request.content_length, request.stream.read)
+    except UploadError as exc:
+        refuse(exc)
+    return "thank", 200, {"Content-Type": "text/plain; charset=utf-8"}
