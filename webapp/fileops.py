@@ -24,14 +24,27 @@ BLOCK = 1 << 20
 
 
 class FiledockRequest(Request):
-    """A request whose multipart file parts are written straight into the target folder's temporary files."""
+    """A request whose multipart file parts are written straight into the target folder's temporary files.
 
-    upload_folder = None
+    The form may be parsed before the upload handler runs (the CSRF check reads its `csrf` field), so the
+    folder is worked out here from the request path, and only when the principal may create files there.
+    """
+
+    def _upload_folder(self):
+        decision = decide(context.config(), context.principal(), Action.CREATE, self.path)
+        if not decision.allowed:
+            return None
+        try:
+            folder = storage.resolve(decision.volume, decision.relpath)
+        except storage.PathRefused:
+            return None
+        return folder if folder.is_dir() else None
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        if self.upload_folder is None:
+        folder = self._upload_folder()
+        if folder is None:
             return super()._get_file_stream(total_content_length, content_type, filename, content_length)
-        path = storage.temp_path(self.upload_folder)
+        path = storage.temp_path(folder)
         self.upload_temps.append(str(path))
         return open(path, "xb+")
 
@@ -142,7 +155,6 @@ def post_form_upload():
     if request.content_length and decision.volume.max_file_size and \
             request.content_length > decision.volume.max_file_size + (1 << 20):
         abort(413, f"files larger than {decision.volume.max_file_size} bytes are not accepted here")
-    request.upload_folder = folder
     stored = [_store_part(decision, part, decision.relpath) for part in request.files.getlist("f")]
     if not stored:
         abort(400, "no files in the form (field name f)")

@@ -1,0 +1,106 @@
+"""The filedock CLI and config: init, check-config, user management, env overrides, clear config errors."""
+import os
+import subprocess
+import time
+import tomllib
+
+import pytest
+import requests
+
+from conftest import FILEDOCK, REPO
+
+ENV = dict(os.environ, PYTHONPATH=str(REPO))
+
+
+def filedock(*args, cwd, env=None, input=None):
+    return subprocess.run(FILEDOCK + list(args), cwd=cwd, env=env or ENV, capture_output=True, text=True,
+                          timeout=60, input=input)
+
+
+def test_init_writes_a_working_starter_config(tmp_path):
+    r = filedock("init", "--root", "files", "--config", "fd.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    password = r.stdout.split("password: ")[1].strip()
+    doc = tomllib.loads((tmp_path / "fd.toml").read_text())
+    assert doc["volumes"][0]["url"] == "/" and doc["volumes"][0]["access"] == {"admin": "rwmda"}
+    assert doc["users"]["admin"]["password_hash"].startswith("scrypt$") and password not in (tmp_path / "fd.toml").read_text()
+    assert (tmp_path / "files").is_dir()
+    again = filedock("init", "--config", "fd.toml", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    check = filedock("--config", "fd.toml", "check-config", cwd=tmp_path)
+    assert check.returncode == 0 and "OK" in check.stdout
+
+
+@pytest.mark.parametrize("bad, names", [
+    ('[dav]\nport = "eighty"\n', ["[dav] port", "expected int"]),
+    ('[dav]\nprot = 80\n', ["[dav] prot", "unknown key", "port"]),
+    ('[[volumes]]\nurl = "/x"\npath = "/no/such/folder"\n', ["path", "not a folder", "create it"]),
+    ('[[volumes]]\nurl = "/y"\npath = "."\naccess = { nobody = "r" }\n', ["nobody", "not a user"]),
+    ('[[volumes]]\nurl = "/z"\npath = "."\naccess = { "*" = "rx" }\n', ["'x'", "valid letters"]),
+    ('[[volumes]]\nurl = "/w"\npath = "."\ndedup = "symlink"\n', ["dedup", "hardlink, reflink, copy"]),
+    ('[nope]\n', ["unknown section [nope]"]),
+    ('[web\n', ["not valid TOML"]),
+])
+def test_bad_config_names_file_key_and_fix(tmp_path, bad, names):
+    filedock("init", "--root", "files", "--config", "fd.toml", "--admin-password", "pw", cwd=tmp_path)
+    with open(tmp_path / "fd.toml", "a") as f:
+        f.write("\n" + bad)
+    r = filedock("--config", "fd.toml", "check-config", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "fd.toml" in r.stderr
+    for name in names:
+        assert name in r.stderr, (name, r.stderr)
+
+
+def test_environment_overrides_and_their_errors(tmp_path):
+    filedock("init", "--root", "files", "--config", "fd.toml", "--admin-password", "pw", cwd=tmp_path)
+    bad = filedock("--config", "fd.toml", "check-config", cwd=tmp_path, env=dict(ENV, FILEDOCK_WEB__PROT="1"))
+    assert bad.returncode == 2 and "FILEDOCK_WEB__PROT" in bad.stderr
+    typed = filedock("--config", "fd.toml", "check-config", cwd=tmp_path, env=dict(ENV, FILEDOCK_WEB__PORT="x"))
+    assert typed.returncode == 2 and "FILEDOCK_WEB__PORT" in typed.stderr and "int" in typed.stderr
+    by_env = filedock("check-config", cwd=tmp_path, env=dict(ENV, FILEDOCK_CONFIG=str(tmp_path / "fd.toml")))
+    assert by_env.returncode == 0
+
+
+def test_user_add_passwd_del_keep_comments_and_work_live(make_server):
+    srv = make_server()
+    original = srv.config_path.read_text()
+    srv.config_path.write_text("# my own comment\n" + original)
+    added = srv.cli("user", "add", "dave", "--password", "dave-pw", "--group", "family")
+    assert added.returncode == 0
+    text = srv.config_path.read_text()
+    assert text.startswith("# my own comment") and "dave" in tomllib.loads(text)["groups"]["family"]
+    assert "dave" in srv.cli("user", "list").stdout
+    srv.restart()
+    assert requests.put(srv.url + "/pub/dave.txt", data=b"d", auth=("dave", "dave-pw")).status_code == 201
+    srv.cli("user", "passwd", "dave", input="new-pw\n")
+    srv.restart()
+    assert requests.get(srv.url + "/pub/?ls", auth=("dave", "dave-pw")).status_code == 401
+    assert requests.get(srv.url + "/pub/?ls", auth=("dave", "new-pw")).status_code == 200
+    srv.cli("user", "del", "alice")
+    doc = tomllib.loads(srv.config_path.read_text())
+    assert "alice" not in doc["users"] and "alice" not in doc["groups"]["family"]
+    assert all("alice" not in v.get("access", {}) for v in doc["volumes"])
+    missing = srv.cli("user", "del", "nobody", check=False)
+    assert missing.returncode != 0 and "no user" in missing.stderr
+
+
+def test_supervisor_restarts_a_dead_daemon(make_server):
+    srv = make_server()
+    pids = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path} web"], capture_output=True, text=True)
+    web_pid = int(pids.stdout.split()[0])
+    os.kill(web_pid, 9)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "web exited with -9" not in srv.log_path.read_text():
+        time.sleep(0.2)
+    while time.monotonic() < deadline:
+        now = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path} web"], capture_output=True, text=True)
+        try:
+            if now.stdout.split() and requests.get(srv.url + "/-/health", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    else:
+        raise AssertionError("web daemon was not restarted: " + srv.log_path.read_text()[-2000:])
+    assert web_pid not in [int(p) for p in now.stdout.split()]

@@ -1,0 +1,47 @@
+"""The index and the worker: every change is indexed and hashed through the event outbox, external ones too."""
+import hashlib
+import time
+
+import requests
+
+
+def wait_for(predicate, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_uploads_are_indexed_and_hashed_by_the_worker(make_server):
+    srv = make_server()
+    data = b"indexed content\n" * 1000
+    assert requests.put(srv.url + "/idx/a.txt", data=data, auth=srv.auth("alice")).status_code == 201
+    row = wait_for(lambda: srv.db_query("SELECT size, sha512 FROM files WHERE volume='/' AND relpath='idx/a.txt' "
+                                        "AND sha512 IS NOT NULL"))
+    assert row == [(len(data), hashlib.sha512(data).hexdigest())]
+    kinds = [k for (k,) in srv.db_query("SELECT kind FROM events WHERE relpath='idx/a.txt'")]
+    assert "created" in kinds
+    requests.post(srv.url + "/idx/a.txt?move", json={"to": "/idx/b.txt"}, auth=srv.auth("alice"))
+    assert srv.db_query("SELECT relpath FROM files WHERE relpath LIKE 'idx/%'") == [("idx/b.txt",)]
+    requests.delete(srv.url + "/idx", auth=srv.auth("alice"))
+    assert srv.db_query("SELECT relpath FROM files WHERE relpath LIKE 'idx/%'") == []
+
+
+def test_changes_behind_filedocks_back_are_found_by_the_scan(make_server):
+    srv = make_server(scan_interval=1)
+    (srv.root / "outside.txt").write_bytes(b"made by hand")
+    row = wait_for(lambda: srv.db_query("SELECT sha512 FROM files WHERE relpath='outside.txt' AND sha512 IS NOT NULL"))
+    assert row == [(hashlib.sha512(b"made by hand").hexdigest(),)]
+    (srv.root / "outside.txt").unlink()
+    wait_for(lambda: not srv.db_query("SELECT 1 FROM files WHERE relpath='outside.txt'"))
+    assert srv.db_query("SELECT kind FROM events WHERE relpath='outside.txt' ORDER BY id") == [("created",), ("deleted",)]
+
+
+def test_index_state_survives_a_restart(make_server):
+    srv = make_server()
+    requests.put(srv.url + "/keep.bin", data=b"k", auth=srv.auth("alice"))
+    srv.restart()
+    assert srv.db_query("SELECT size FROM files WHERE relpath='keep.bin'") == [(1,)]
