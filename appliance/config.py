@@ -237,4 +237,8 @@ def load(path=None, environ=None):
             raise ConfigError(f"{file}: two [[volumes]] share url {volume.url!r}; each URL path can be served once")
         seen.add(volume.url)
     parse_size(values[("uploads", "min_free")], f"{file}: [uploads] min_free")
+    for section, name in settings.NOT_YET_SERVED.items():
+        if values[(section, "enabled")]:
+            raise ConfigError(f"{file}: [{section}] enabled = true: {name} is not served by this version yet; "
+                              f"set it to false")
     return Config(path=file.resolve(), values=values, volumes=volumes, users=users)

@@ -51,6 +51,9 @@ SETTINGS = [
     Setting("smb", "port", int, 4450, "TCP port of SMB (the appliance images use 445, which Windows requires)."),
 ]
 
+# Protocol sections whose daemon comes with a later release: enabling one is refused, not silently ignored.
+NOT_YET_SERVED = {"dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP", "smb": "SMB"}
+
 SECTIONS = sorted({s.section for s in SETTINGS})
 BY_KEY = {(s.section, s.key): s for s in SETTINGS}
 

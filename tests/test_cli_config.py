@@ -39,6 +39,7 @@ def test_init_writes_a_working_starter_config(tmp_path):
     ('[[volumes]]\nurl = "/z"\npath = "."\naccess = { "*" = "rx" }\n', ["'x'", "valid letters"]),
     ('[[volumes]]\nurl = "/w"\npath = "."\ndedup = "symlink"\n', ["dedup", "hardlink, reflink, copy"]),
     ('[nope]\n', ["unknown section [nope]"]),
+    ('[smb]\nenabled = true\n', ["[smb] enabled", "not served by this version yet"]),
     ('[web\n', ["not valid TOML"]),
 ])
 def test_bad_config_names_file_key_and_fix(tmp_path, bad, names):
