@@ -8,7 +8,9 @@ that leave the volume are never listed.
 """
 import json
 import os
+import re
 import stat
+from stat import S_ISDIR, S_ISREG
 from urllib.parse import quote
 
 from flask import Response, abort, redirect, render_template, request
@@ -25,9 +27,20 @@ RIGHT_NAMES = {Right.READ: "read", Right.GET: "get", Right.WRITE: "write", Right
                Right.MOVE: "move", Right.DELETE: "delete", Right.ADMIN: "admin"}
 
 
-def _entry(name, is_dir, size, mtime):
-    return {"name": name, "href": quote(name) + ("/" if is_dir else ""), "sz": size if not is_dir else 0,
-            "ts": int(mtime)} | ({} if is_dir else {"ext": name.rpartition(".")[2].lower() if "." in name else ""})
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~-]+\Z").match
+
+
+def _href(name):
+    return name if _PLAIN_NAME(name) else quote(name)
+
+
+def _dir_entry(name, mtime):
+    return {"name": name, "href": _href(name) + "/", "sz": 0, "ts": int(mtime)}
+
+
+def _file_entry(name, size, mtime):
+    _, dot, ext = name.rpartition(".")
+    return {"name": name, "href": _href(name), "sz": size, "ts": int(mtime), "ext": ext.lower() if dot else ""}
 
 
 def _inside(root, path):
@@ -41,7 +54,7 @@ def scan_folder(volume, folder):
     with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
-            if storage.is_internal(name):
+            if name.startswith(storage.TEMP_PREFIX):
                 continue
             try:
                 st = entry.stat()
@@ -49,10 +62,11 @@ def scan_folder(volume, folder):
                 continue            # dangling symlink
             if entry.is_symlink() and not _inside(volume.path, entry.path):
                 continue
-            if stat.S_ISDIR(st.st_mode):
-                dirs.append(_entry(name, True, 0, st.st_mtime))
-            elif stat.S_ISREG(st.st_mode):
-                files.append(_entry(name, False, st.st_size, st.st_mtime))
+            mode = st.st_mode
+            if S_ISREG(mode):
+                files.append(_file_entry(name, st.st_size, st.st_mtime))
+            elif S_ISDIR(mode):
+                dirs.append(_dir_entry(name, st.st_mtime))
     return dirs, files
 
 
@@ -64,7 +78,7 @@ def listing_for(decision, folder, path):
         names = {d["name"] for d in dirs}
         for name, volume in visible_volumes(context.config(), principal, path):
             if name not in names:
-                dirs.append(_entry(name, True, 0, volume.path.stat().st_mtime))
+                dirs.append(_dir_entry(name, volume.path.stat().st_mtime))
     else:
         dirs, files = [], []
     dirs.sort(key=lambda e: e["name"].lower())
