@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import accounts, configfile, supervisor
 from .config import ConfigError, find_config_path, load
+from .db import Database
 
 
 def _display_host(host):
@@ -68,10 +69,13 @@ def cmd_user(args):
         raise SystemExit(f"no user {args.name!r}; see: filedock user list")
     if args.action == "del":
         configfile.edit(path, lambda doc: configfile.remove_user(doc, args.name))
+        Database(cfg.state_dir).sessions_delete_user(args.name)
         print(f"deleted {args.name}")
         return 0
     hashed = accounts.hash_password(_ask_password(args))
     configfile.edit(path, lambda doc: configfile.set_user(doc, args.name, hashed, args.group or ()))
+    if args.action == "passwd":   # a new password logs out every session of the old one
+        Database(cfg.state_dir).sessions_delete_user(args.name)
     print(f"{'added' if args.action == 'add' else 'changed password of'} {args.name}")
     return 0
 

@@ -35,7 +35,6 @@ SCHEMA = [
         size INTEGER NOT NULL, lmod INTEGER NOT NULL, chunk_size INTEGER NOT NULL, hashes TEXT NOT NULL,
         have TEXT NOT NULL, temp TEXT NOT NULL, username TEXT, replace_ok INTEGER NOT NULL,
         meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL)""",
-    """CREATE INDEX IF NOT EXISTS uploads_wark ON uploads (volume, wark)""",
     """CREATE TABLE IF NOT EXISTS events (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, volume TEXT NOT NULL,
         relpath TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)""",
@@ -201,10 +200,6 @@ class Database:
 
     def upload_get(self, upload_id):
         return self._upload_row(self._one(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,)))
-
-    def upload_by_wark(self, volume, wark):
-        rows = self._all(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE volume = ? AND wark = ?", (volume, wark))
-        return [self._upload_row(r) for r in rows]
 
     def upload_mark_chunks(self, upload_id, indexes):
         """Add chunk indexes to an upload's 'have' set atomically; return (updated row, completed), where

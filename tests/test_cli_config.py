@@ -74,8 +74,10 @@ def test_user_add_passwd_del_keep_comments_and_work_live(make_server):
     assert "dave" in srv.cli("user", "list").stdout
     srv.restart()
     assert requests.put(srv.url + "/pub/dave.txt", data=b"d", auth=("dave", "dave-pw")).status_code == 201
+    session = srv.session("dave")
     srv.cli("user", "passwd", "dave", input="new-pw\n")
     srv.restart()
+    assert session.get(srv.url + "/pub/?ls").json()["user"] is None, "old sessions end with the old password"
     assert requests.get(srv.url + "/pub/?ls", auth=("dave", "dave-pw")).status_code == 401
     assert requests.get(srv.url + "/pub/?ls", auth=("dave", "new-pw")).status_code == 200
     srv.cli("user", "del", "alice")
