@@ -1,0 +1,52 @@
+# Dockerfile: the filedock OCI image. Serves /data with its config and database in /config.
+#   docker build -t filedock .
+#   docker run -d -p 8080:8080 -v /path/data:/data -v /path/config:/config --user 1000:1000 filedock
+# See docs/deployment.md.
+FROM debian:12-slim
+
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="filedock" \
+      org.opencontainers.image.description="Self-hosted file server: web UI, resumable uploads, WebDAV, FTP, SMB, TFTP." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="docker.io/library/debian:12-slim"
+
+# Debian 12's stable updates are wanted, so the packages are not pinned.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv tini \
+    && rm -rf /var/lib/apt/lists/*
+
+# Dependencies first, so a code change does not reinstall them.
+COPY requirements.txt /opt/filedock/src/
+RUN python3 -m venv /opt/filedock/venv \
+    && /opt/filedock/venv/bin/pip install --no-cache-dir -r /opt/filedock/src/requirements.txt
+COPY pyproject.toml /opt/filedock/src/
+COPY appliance /opt/filedock/src/appliance
+COPY webapp /opt/filedock/src/webapp
+RUN /opt/filedock/venv/bin/pip install --no-cache-dir --no-deps /opt/filedock/src
+COPY --chmod=0755 image/docker-entrypoint.sh /opt/filedock/docker-entrypoint.sh
+
+# Fixed UID/GID 1000; `docker run --user UID:GID` picks another (see docs/deployment.md).
+RUN groupadd --gid 1000 filedock \
+    && useradd --uid 1000 --gid 1000 --home-dir /config --no-create-home --shell /usr/sbin/nologin filedock \
+    && mkdir -p /data /config \
+    && chown 1000:1000 /data /config
+
+ENV PATH="/opt/filedock/venv/bin:${PATH}" \
+    HOME=/config \
+    PYTHONUNBUFFERED=1 \
+    FILEDOCK_CONFIG=/config/filedock.toml \
+    FILEDOCK_SERVER__STATE_DIR=/config/state
+
+USER 1000:1000
+WORKDIR /config
+VOLUME ["/data", "/config"]
+EXPOSE 8080
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/-/health' % os.environ.get('FILEDOCK_WEB__PORT', '8080'), timeout=4)"]
+
+ENTRYPOINT ["tini", "--", "/opt/filedock/docker-entrypoint.sh"]
+CMD ["run"]

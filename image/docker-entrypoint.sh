@@ -1,0 +1,18 @@
+#!/bin/sh
+# docker-entrypoint.sh: PID 1's child in the filedock image (tini runs it).
+# First start: write a starter config for /data into /config (admin password from
+# $FILEDOCK_ADMIN_PASSWORD if set). Every start: exec filedock with the container's
+# command, "run" by default, so `docker run IMAGE user add bob` works too.
+set -eu
+
+config="${FILEDOCK_CONFIG:-/config/filedock.toml}"
+
+if [ ! -f "$config" ]; then
+    if [ -n "${FILEDOCK_ADMIN_PASSWORD:-}" ]; then
+        filedock init --root /data --config "$config" --admin-password "$FILEDOCK_ADMIN_PASSWORD"
+    else
+        filedock init --root /data --config "$config"
+    fi
+fi
+
+exec filedock --config "$config" "$@"
