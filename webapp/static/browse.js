@@ -5,7 +5,8 @@ import * as api from "./api.js";
 import { readDrop } from "./drop.js";
 import { icon, renderRows, sortEntries } from "./rows.js";
 import { ask, clearError, showError, showStatus } from "./ui.js";
-import { upload } from "./upload.js";
+import { mountUploadPanel } from "./upload-panel.js";
+import { UploadQueue } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
 const folderUrl = location.pathname;
@@ -161,27 +162,35 @@ $("act-mkdir")?.addEventListener("click", () => run(async () => {
   return `Created folder "${name}".`;
 }));
 
-// ---- uploads: the file picker and drag-and-drop both end in startUpload
-const progress = $("progress");
+// ---- uploads: the file pickers and drag-and-drop all add to one resumable queue (upload.js) that the
+// uploads panel shows; finished files appear in the listing as they complete.
+const uploads = new UploadQueue();
+if ($("uploads")) mountUploadPanel($("uploads"), uploads);
+let finishedJobs = [];
+let refreshTimer;
+
+uploads.addEventListener("finished", (event) => {
+  finishedJobs.push(event.detail);
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refresh().catch((error) => showError(error.message)), 300);
+});
+
+uploads.addEventListener("idle", () => {
+  const jobs = finishedJobs;
+  finishedJobs = [];
+  const paths = (state) => jobs.filter((job) => job.state === state).map((job) => job.path);
+  const failed = jobs.filter((job) => job.state === "failed");
+  if (failed.length) showError(`Could not upload ${describe(failed.map((job) => job.path))}: ${failed[0].error}`);
+  const messages = [];
+  if (paths("done").length) messages.push(`Uploaded ${describe(paths("done"))}.`);
+  if (paths("deduplicated").length) messages.push(`${describe(paths("deduplicated"))} already on the server.`);
+  if (messages.length) showStatus(messages.join(" "));
+});
 
 function startUpload(items) {
   if (!items.length) return;
-  const bar = progress.querySelector("progress");
-  const text = progress.querySelector(".progress-text");
-  bar.value = 0;
-  text.textContent = "0%";
-  progress.hidden = false;
-  run(async () => {
-    try {
-      await upload(folderUrl, items, (sent, total) => {
-        bar.value = total ? sent / total : 1;
-        text.textContent = `${Math.floor(bar.value * 100)}%`;
-      });
-    } finally {
-      progress.hidden = true;
-    }
-    return items.length === 1 ? `Uploaded "${items[0].path}".` : `Uploaded ${items.length} files.`;
-  });
+  clearError();
+  uploads.add(folderUrl, items);
 }
 
 const fileInput = $("file-input");
@@ -190,6 +199,17 @@ fileInput?.addEventListener("change", () => {
   fileInput.value = "";
   startUpload(items);
 });
+
+const folderInput = $("folder-input");
+if (folderInput && "webkitdirectory" in folderInput) {
+  folderInput.disabled = false;
+  $("folder-label").hidden = false;
+  folderInput.addEventListener("change", () => {
+    const items = [...folderInput.files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+    folderInput.value = "";
+    startUpload(items);
+  });
+}
 
 const dropzone = $("dropzone");
 if (dropzone) {
