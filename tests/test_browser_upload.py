@@ -1,0 +1,336 @@
+"""The resumable browser uploader (webapp/static/upload.js and friends) in a real Chromium against the real server.
+
+Checks what ends up on disk, byte for byte, and what went over the wire: a folder picked whole keeps its
+structure (one file spans many chunks); an upload interrupted by a page reload finishes after the same file is
+added again, sending only the chunks the server lacked; a file the server already has is "deduplicated"
+without a single chunk; pause and resume; the pure-JavaScript SHA-512 (used where crypto.subtle is missing)
+against hashlib, and a whole upload from a page that is not a secure context.
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from appliance.uploads import hashing  # noqa: E402
+
+# A host name that is not localhost: pages from it are not a secure context, so crypto.subtle is missing.
+LAN_HOST = "filedock.test"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--host-resolver-rules=MAP {LAN_HOST} 127.0.0.1"]
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(30000)
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    ctx.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def folder(server):
+    """A fresh empty folder in the root volume: (name, real path)."""
+    name = f"up-{uuid.uuid4().hex[:8]}"
+    (server.root / name).mkdir()
+    return name, server.root / name
+
+
+class ChunkLog:
+    """Counts the page's up2k chunk POSTs (requests carrying X-Up2k-Hash) and their successful answers."""
+
+    def __init__(self, page):
+        self.sent = 0
+        self.stored = 0
+        page.on("request", self._request)
+        page.on("response", self._response)
+
+    @staticmethod
+    def is_chunk(request):
+        return request.method == "POST" and "x-up2k-hash" in request.headers
+
+    def _request(self, request):
+        if self.is_chunk(request):
+            self.sent += 1
+
+    def _response(self, response):
+        if self.is_chunk(response.request) and response.status == 200:
+            self.stored += 1
+
+    def reset(self):
+        self.sent = self.stored = 0
+
+
+def login(page, base_url, user, next_path):
+    page.goto(f"{base_url}/-/login?next={next_path}")
+    page.fill("#username", user)
+    page.fill("#password", f"{user}-pw")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(base_url + next_path)
+
+
+def upfile(page, path):
+    return page.locator(f'#uploads .upfile[data-path="{path}"]')
+
+
+def wait_until(page, condition, timeout=30):
+    """Let the page run (and Playwright deliver its events) until condition() holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(50)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(MiB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def random_file(path, size):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        for left in range(size, 0, -8 * MiB):
+            f.write(os.urandom(min(left, 8 * MiB)))
+    return path
+
+
+def held_chunks(page, server, name, let_through):
+    """Route the folder's chunk POSTs: the first `let_through` pass, later ones hang until release()."""
+    state = {"left": let_through, "held": []}
+
+    def handle(route):
+        if ChunkLog.is_chunk(route.request) and state["left"] <= 0:
+            state["held"].append(route)
+            return
+        if ChunkLog.is_chunk(route.request):
+            state["left"] -= 1
+        route.continue_()
+
+    def release():
+        state["left"] = float("inf")
+
+    page.route(lambda url: url.startswith(f"{server.url}/{name}/"), handle)
+    return state, release
+
+
+def test_sha512_and_chunk_size_match_python(server, page):
+    page.goto(f"{server.url}/-/login")
+    pattern_sizes = [0, 1, 111, 112, 113, 127, 128, 129, 239, 240, 1000, MiB]
+    file_sizes = [0, 1, MiB, 256 * MiB, 256 * MiB + 1, 300 * MiB, 4 * 1024 * MiB, 40 * 1024 * MiB, 10 ** 13]
+    result = page.evaluate("""async ([sizes, fileSizes]) => {
+        const { sha512 } = await import("/-/static/sha512.js");
+        const { chunkSize } = await import("/-/static/up2k-client.js");
+        const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * i + 7 * i) & 255);
+        return {
+            abc: hex(sha512(new TextEncoder().encode("abc"))),
+            patterns: sizes.map((n) => hex(sha512(pattern(n)))),
+            chunks: fileSizes.map(chunkSize),
+        };
+    }""", [pattern_sizes, file_sizes])
+    assert result["abc"] == ("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+                             "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f")
+    for size, digest in zip(pattern_sizes, result["patterns"]):
+        data = bytes((i * i + 7 * i) & 255 for i in range(size))
+        assert digest == hashlib.sha512(data).hexdigest(), size
+    assert result["chunks"] == [hashing.chunk_size(size) for size in file_sizes]
+
+
+def test_folder_upload_keeps_structure(server, page, folder, tmp_path):
+    name, base = folder
+    album = tmp_path / "album"
+    files = {
+        "album/notes.txt": b"a folder picked whole\n",
+        "album/empty.txt": b"",
+        "album/sub/small.bin": os.urandom(100_000),
+        "album/sub/deeper/caf\u00e9 menu #1.txt": "\u00e9t\u00e9\n".encode(),
+    }
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    random_file(tmp_path / "album/sub/deeper/big.bin", 41 * MiB + 12345)   # 42 chunks of 1 MiB
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+
+    page.set_input_files("#folder-input", str(album))
+    expect(page.locator("#uploads")).to_be_visible()
+    expect(page.locator('#uploads .upfile[data-state="done"]')).to_have_count(5)
+    expect(page.locator("#rows tr[data-name=album]")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("Uploaded 5 items.")
+    expect(page.locator("#banner")).to_be_hidden()
+    expect(upfile(page, "album/sub/deeper/big.bin").locator(".upfile-state")).to_have_text("uploaded")
+    expect(page.locator("#up-pause")).to_be_hidden()
+
+    for local in album.rglob("*"):
+        if local.is_file():
+            rel = local.relative_to(tmp_path)
+            assert sha256_file(base / rel) == sha256_file(local), rel
+    assert chunks.sent == chunks.stored == 42 + 3   # the empty file needs no chunk
+    assert not list(base.rglob(".filedock-part-*"))
+
+    page.click("#up-clear")
+    expect(page.locator("#uploads")).to_be_hidden()
+
+
+def test_dropped_folder_keeps_structure(server, page, folder):
+    name, base = folder
+    login(page, server.url, "admin", f"/{name}/")
+    # A drop as the browser delivers a dragged folder: directory entries that drop.js walks. Script-made
+    # DataTransfers carry no entries, so the event gets a stand-in with the same shape.
+    page.evaluate("""() => {
+        const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * i + 7 * i) & 255);
+        const file = (name, body) => ({ isFile: true, isDirectory: false, name,
+                                        file: (ok) => ok(new File([body], name)) });
+        const dir = (name, children) => ({ isFile: false, isDirectory: true, name, createReader() {
+            let given = false;
+            return { readEntries(ok) { ok(given ? [] : children); given = true; } };
+        } });
+        const root = dir("photos", [
+            file("a.txt", "first\\n"),
+            dir("2024", [file("big.bin", pattern(3 * 1048576 + 1)), dir("deep", [file("c.txt", "third\\n")])]),
+        ]);
+        const data = { types: ["Files"], files: [], dropEffect: "none",
+                       items: [{ kind: "file", webkitGetAsEntry: () => root }] };
+        for (const type of ["dragover", "drop"]) {
+            const event = new DragEvent(type, { bubbles: true, cancelable: true });
+            Object.defineProperty(event, "dataTransfer", { value: data });
+            document.body.dispatchEvent(event);
+        }
+    }""")
+    expect(page.locator('#uploads .upfile[data-state="done"]')).to_have_count(3)
+    expect(page.locator("#rows tr[data-name=photos]")).to_be_visible()
+    assert (base / "photos/a.txt").read_bytes() == b"first\n"
+    assert (base / "photos/2024/deep/c.txt").read_bytes() == b"third\n"
+    pattern = bytes((i * i + 7 * i) & 255 for i in range(3 * MiB + 1))
+    assert (base / "photos/2024/big.bin").read_bytes() == pattern
+
+
+def test_reload_mid_upload_resumes_with_the_missing_chunks(server, page, folder, tmp_path):
+    name, base = folder
+    big = random_file(tmp_path / "big.bin", 200 * MiB)          # 200 chunks of 1 MiB
+    total = hashing.chunk_count(big.stat().st_size)
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+    state, _ = held_chunks(page, server, name, let_through=60)
+
+    page.set_input_files("#file-input", str(big))
+    wait_until(page, lambda: chunks.stored == 60)
+    expect(upfile(page, "big.bin")).to_have_attribute("data-state", "uploading")
+    expect(page.locator("#uploads .uploads-summary")).to_contain_text("of 200.0 MiB")
+    assert len(state["held"]) >= 1           # later chunks were on their way when the page went away
+
+    page.reload()
+    page.unroute_all()
+    (have,) = server.db_query("SELECT have FROM uploads WHERE folder = ? AND name = ?", name, "big.bin")[0]
+    assert len(json.loads(have)) == 60
+    assert not (base / "big.bin").exists()
+    chunks.reset()
+
+    page.set_input_files("#file-input", str(big))
+    expect(upfile(page, "big.bin")).to_have_attribute("data-state", "done", timeout=60000)
+    assert chunks.sent == chunks.stored == total - 60
+    assert sha256_file(base / "big.bin") == sha256_file(big)
+    assert server.db_query("SELECT id FROM uploads WHERE folder = ?", name) == []
+
+
+def test_known_file_is_deduplicated_without_chunks(server, page, folder, tmp_path):
+    name, base = folder
+    data = random_file(tmp_path / "twice.bin", 3 * MiB + 5)
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+    page.set_input_files("#file-input", str(data))
+    expect(upfile(page, "twice.bin")).to_have_attribute("data-state", "done")
+    assert chunks.sent == 4
+    page.click("#up-clear")
+
+    # The same file again, here and in another folder: the server has it, nothing is sent.
+    chunks.reset()
+    page.set_input_files("#file-input", str(data))
+    expect(upfile(page, "twice.bin")).to_have_attribute("data-state", "deduplicated")
+    expect(upfile(page, "twice.bin").locator(".upfile-state")).to_contain_text("deduplicated")
+    expect(page.locator("#status")).to_have_text('"twice.bin" already on the server.')
+    assert sorted(p.name for p in base.iterdir()) == ["twice.bin"]
+
+    other = f"{name}-copy"
+    (server.root / other).mkdir()
+    login(page, server.url, "admin", f"/{other}/")
+    page.set_input_files("#file-input", str(data))
+    expect(upfile(page, "twice.bin")).to_have_attribute("data-state", "deduplicated")
+    assert chunks.sent == 0
+    assert sha256_file(server.root / other / "twice.bin") == sha256_file(data)
+
+
+def test_pause_resume_and_cancel(server, page, folder, tmp_path):
+    name, base = folder
+    data = random_file(tmp_path / "paused.bin", 20 * MiB)
+    other = random_file(tmp_path / "dropped.bin", 3 * MiB)
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+    state, release = held_chunks(page, server, name, let_through=5)
+
+    page.set_input_files("#file-input", str(data))
+    wait_until(page, lambda: chunks.stored == 5 and len(state["held"]) >= 4)
+    page.set_input_files("#file-input", str(other))       # queued behind the first file's chunks
+    upfile(page, "dropped.bin").get_by_role("button", name="Cancel dropped.bin").click()
+    expect(upfile(page, "dropped.bin")).to_have_attribute("data-state", "cancelled")
+    page.click("#up-pause")
+    expect(page.locator("#up-resume")).to_be_focused()
+    expect(page.locator("#uploads .uploads-summary")).to_contain_text("paused")
+    sent_while_paused = chunks.sent
+    release()
+    page.wait_for_timeout(500)
+    assert chunks.sent == sent_while_paused      # nothing new goes out while paused
+
+    page.click("#up-resume")
+    expect(upfile(page, "paused.bin")).to_have_attribute("data-state", "done")
+    assert chunks.stored == 20                   # the chunks aborted by the pause were sent again
+    assert sha256_file(base / "paused.bin") == sha256_file(data)
+    assert not (base / "dropped.bin").exists()
+
+
+def test_upload_without_secure_context_uses_the_javascript_sha512(server, page, folder, tmp_path):
+    name, base = folder
+    lan_url = server.url.replace("127.0.0.1", LAN_HOST)
+    data = random_file(tmp_path / "lan.bin", 2 * MiB + 77)
+    login(page, lan_url, "admin", f"/{name}/")
+    assert page.evaluate("[window.isSecureContext, typeof crypto.subtle]") == [False, "undefined"]
+    page.set_input_files("#file-input", str(data))
+    expect(upfile(page, "lan.bin")).to_have_attribute("data-state", "done")
+    assert sha256_file(base / "lan.bin") == sha256_file(data)
+
+
+def test_phone_width_with_uploads(server, page, folder, tmp_path):
+    name, _ = folder
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, server.url, "admin", f"/{name}/")
+    long_name = "a-long-file-name-without-any-spaces-that-could-push-the-page-sideways-" * 2 + ".txt"
+    (tmp_path / long_name).write_bytes(b"x")
+    page.set_input_files("#file-input", str(tmp_path / long_name))
+    expect(upfile(page, long_name)).to_have_attribute("data-state", "done")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for box in page.locator("#uploads .btn:visible, .toolbar .btn:visible").all():
+        size = box.bounding_box()
+        assert min(size["width"], size["height"]) >= 40, box.evaluate("e => e.outerHTML")
