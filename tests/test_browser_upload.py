@@ -1,10 +1,11 @@
 """The resumable browser uploader (webapp/static/upload.js and friends) in a real Chromium against the real server.
 
-Checks what ends up on disk, byte for byte, and what went over the wire: a folder picked whole keeps its
-structure (one file spans many chunks); an upload interrupted by a page reload finishes after the same file is
-added again, sending only the chunks the server lacked; a file the server already has is "deduplicated"
-without a single chunk; pause and resume; the pure-JavaScript SHA-512 (used where crypto.subtle is missing)
-against hashlib, and a whole upload from a page that is not a secure context.
+Checks what ends up on disk, byte for byte, and what went over the wire: a folder picked or dropped whole keeps
+its structure (one file spans many chunks); an upload interrupted by a page reload finishes after the same file
+is added again, sending only the chunks the server lacked; a file the server already has is "deduplicated"
+without a single chunk; pause, resume and cancel; a corrupted chunk and a lost connection are sent again; the
+pure-JavaScript SHA-512 (used where crypto.subtle is missing) against hashlib, and a whole upload from a page
+that is not a secure context; the panel on a phone-sized screen.
 """
 import hashlib
 import json
@@ -309,6 +310,31 @@ def test_pause_resume_and_cancel(server, page, folder, tmp_path):
     assert chunks.stored == 20                   # the chunks aborted by the pause were sent again
     assert sha256_file(base / "paused.bin") == sha256_file(data)
     assert not (base / "dropped.bin").exists()
+
+
+def test_corrupted_chunk_and_lost_connection_are_sent_again(server, page, folder, tmp_path):
+    name, base = folder
+    data = random_file(tmp_path / "flaky.bin", 4 * MiB)
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+    trouble = ["corrupt", "reset"]
+
+    def handle(route):
+        if not ChunkLog.is_chunk(route.request) or not trouble:
+            return route.continue_()
+        if trouble.pop(0) == "reset":
+            return route.abort("connectionreset")
+        body = bytearray(route.request.post_data_buffer)
+        body[100] ^= 0xFF                              # same length, one byte flipped on the way
+        route.continue_(post_data=bytes(body))
+
+    page.route(lambda url: url.startswith(f"{server.url}/{name}/"), handle)
+    page.set_input_files("#file-input", str(data))
+    expect(upfile(page, "flaky.bin")).to_have_attribute("data-state", "done")
+    expect(page.locator("#banner")).to_be_hidden()
+    assert chunks.stored == 4
+    assert chunks.sent == 4 + 2
+    assert sha256_file(base / "flaky.bin") == sha256_file(data)
 
 
 def test_upload_without_secure_context_uses_the_javascript_sha512(server, page, folder, tmp_path):
