@@ -13,6 +13,7 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 TEMP_PREFIX = ".filedock-part-"
@@ -143,6 +144,21 @@ class AtomicWriter:
 
     def __exit__(self, exc_type, exc, tb):
         self.discard()
+
+
+def sweep_stale_temps(root, max_age):
+    """Delete temporary files below root untouched for max_age seconds (left by a crash); return the count."""
+    cutoff, removed = time.time() - max_age, 0
+    for folder, dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if is_internal(name) and os.lstat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def copy_file(source, target, replace):

@@ -2,7 +2,8 @@
 
 Contract: used by `make run` and the container entrypoint (systemd runs each daemon as its own unit
 instead). Each child is `filedock --config FILE <daemon>`; one that exits is restarted with a backoff
-(1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT stops all children and exits.
+(1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT is passed on to
+every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have.
 """
 import logging
 import signal
@@ -45,9 +46,9 @@ class Child:
         if self.process is None and now >= self.restart_at:
             self.start()
 
-    def stop(self):
+    def stop(self, sig):
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(sig)
 
     def wait(self, deadline):
         if self.process is None:
@@ -63,9 +64,9 @@ def run(config):
     """Supervise the enabled daemons until SIGTERM/SIGINT."""
     base = [sys.executable, "-m", "appliance.cli", "--config", str(config.path)]
     children = [Child(name, base + [name]) for name in enabled_daemons(config)]
-    stopping = []
+    stopping = []   # the signal received; children get the same one (gunicorn: TERM graceful, INT quick)
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.append(True))
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     for child in children:
         child.start()
     while not stopping:
@@ -73,7 +74,7 @@ def run(config):
             child.check()
         time.sleep(0.5)
     for child in children:
-        child.stop()
+        child.stop(stopping[0])
     deadline = time.monotonic() + 15
     for child in children:
         child.wait(deadline)

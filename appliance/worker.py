@@ -9,7 +9,7 @@ import logging
 import signal
 import time
 
-from . import events, index
+from . import events, index, storage
 from .uploads.expire import expire as expire_uploads
 from .db import Database
 
@@ -22,18 +22,22 @@ IDLE_SLEEP = 1.0
 
 
 def scan_all(db, config):
-    """Scan every volume once."""
+    """Scan every volume once, and sweep temporary files a crash left behind (older than any live upload)."""
+    temp_age = (config.get("uploads", "expire_hours") + 1) * 3600
     for volume in config.volumes:
         changed, removed = index.scan_volume(db, volume)
-        if changed or removed:
-            log.info("scan %s: %d new or changed, %d removed", volume.url, changed, removed)
+        swept = storage.sweep_stale_temps(volume.path, temp_age)
+        if changed or removed or swept:
+            log.info("scan %s: %d new or changed, %d removed, %d stale temporary files deleted",
+                     volume.url, changed, removed, swept)
 
 
 def run(config, stop_after=None):
     """Work until SIGTERM (or, for tests, until stop_after seconds have passed)."""
     db = Database(config.state_dir)
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
     scan_interval = config.get("server", "scan_interval")
     chores = [(0.0, scan_interval, scan_all)] if scan_interval else []
     chores += [(0.0, every, chore) for every, chore in CHORES]

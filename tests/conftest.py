@@ -130,7 +130,8 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"filedock did not answer: {self.log_path.read_text()[-3000:]}")
 
-    def stop(self, sig=signal.SIGTERM):
+    def stop(self, sig=signal.SIGKILL):
+        """Stop every process of this instance; by default at once, like a power cut (SIGTERM is graceful)."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
             try:

@@ -1,5 +1,6 @@
 """The filedock CLI and config: init, check-config, user management, env overrides, clear config errors."""
 import os
+import signal
 import subprocess
 import time
 import tomllib
@@ -107,3 +108,14 @@ def test_supervisor_restarts_a_dead_daemon(make_server):
     else:
         raise AssertionError("web daemon was not restarted: " + srv.log_path.read_text()[-2000:])
     assert web_pid not in [int(p) for p in now.stdout.split()]
+
+
+def test_sigterm_stops_every_daemon_gracefully(make_server):
+    srv = make_server()
+    requests.get(srv.url + "/-/health")
+    started = time.monotonic()
+    srv.stop(signal.SIGTERM)
+    assert srv.process.returncode == 0
+    assert time.monotonic() - started < 15
+    left = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path}"], capture_output=True, text=True)
+    assert left.stdout == "", "no daemon outlives the supervisor"

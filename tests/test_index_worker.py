@@ -1,5 +1,6 @@
 """The index and the worker: every change is indexed and hashed through the event outbox, external ones too."""
 import hashlib
+import os
 import time
 
 import requests
@@ -45,3 +46,15 @@ def test_index_state_survives_a_restart(make_server):
     requests.put(srv.url + "/keep.bin", data=b"k", auth=srv.auth("alice"))
     srv.restart()
     assert srv.db_query("SELECT size FROM files WHERE relpath='keep.bin'") == [(1,)]
+
+
+def test_stale_temporary_files_are_swept_and_fresh_ones_kept(make_server):
+    srv = make_server(scan_interval=1)
+    stale = srv.root / ".filedock-part-00000000deadbeef"
+    fresh = srv.root / ".filedock-part-00000000cafef00d"
+    stale.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"an upload in progress")
+    old = time.time() - 50 * 3600
+    os.utime(stale, (old, old))
+    wait_for(lambda: not stale.exists())
+    assert fresh.exists()
