@@ -167,12 +167,12 @@ def test_folder_upload_keeps_structure(server, page, folder, tmp_path):
         "album/notes.txt": b"a folder picked whole\n",
         "album/empty.txt": b"",
         "album/sub/small.bin": os.urandom(100_000),
-        "album/sub/deeper/caf\u00e9 menu #1.txt": "\u00e9t\u00e9\n".encode(),
+        "album/sub/d\u00e9 #1%/caf\u00e9 menu #1.txt": "\u00e9t\u00e9\n".encode(),
     }
     for rel, data in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
-    random_file(tmp_path / "album/sub/deeper/big.bin", 41 * MiB + 12345)   # 42 chunks of 1 MiB
+    random_file(tmp_path / "album/sub/d\u00e9 #1%/big.bin", 41 * MiB + 12345)   # 42 chunks of 1 MiB
     login(page, server.url, "admin", f"/{name}/")
     chunks = ChunkLog(page)
 
@@ -182,7 +182,7 @@ def test_folder_upload_keeps_structure(server, page, folder, tmp_path):
     expect(page.locator("#rows tr[data-name=album]")).to_be_visible()
     expect(page.locator("#status")).to_have_text("Uploaded 5 items.")
     expect(page.locator("#banner")).to_be_hidden()
-    expect(upfile(page, "album/sub/deeper/big.bin").locator(".upfile-state")).to_have_text("uploaded")
+    expect(upfile(page, "album/sub/d\u00e9 #1%/big.bin").locator(".upfile-state")).to_have_text("uploaded")
     expect(page.locator("#up-pause")).to_be_hidden()
 
     for local in album.rglob("*"):
