@@ -48,5 +48,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/-/health' % os.environ.get('FILEDOCK_WEB__PORT', '8080'), timeout=4)"]
 
+# Arguments go to filedock; none means `filedock run` (every enabled daemon).
 ENTRYPOINT ["tini", "--", "/opt/filedock/docker-entrypoint.sh"]
-CMD ["run"]

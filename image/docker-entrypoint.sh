@@ -1,8 +1,9 @@
 #!/bin/sh
 # docker-entrypoint.sh: PID 1's child in the filedock image (tini runs it).
 # First start: write a starter config for /data into /config (admin password from
-# $FILEDOCK_ADMIN_PASSWORD if set). Every start: exec filedock with the container's
-# command, "run" by default, so `docker run IMAGE user add bob` works too.
+# $FILEDOCK_ADMIN_PASSWORD if set, else generated and printed to the log). Every start:
+# exec filedock with the container's arguments, "run" if none, so
+# `docker run --rm -it ... IMAGE user add bob` works too.
 set -eu
 
 config="${FILEDOCK_CONFIG:-/config/filedock.toml}"
@@ -15,4 +16,5 @@ if [ ! -f "$config" ]; then
     fi
 fi
 
+[ "$#" -gt 0 ] || set -- run
 exec filedock --config "$config" "$@"
