@@ -138,6 +138,12 @@ def test_handshake_then_chunks_in_any_order_in_parallel(db, cfg):
     assert sorted(p.name for p in final.parent.iterdir()) == ["a.bin"]
 
 
+def test_purl_is_percent_encoded_for_clients_that_post_to_it_verbatim(db, cfg):
+    reply = up2k.handshake(db, cfg, BOB, "/dé #1%/", offer("x.bin", b"x" * 10))
+    assert reply["purl"] == "/d%C3%A9%20%231%25/"
+    assert (cfg.volumes[0].path / "dé #1%").is_dir()
+
+
 def test_resume_after_restart_needs_only_missing_chunks(db, cfg):
     data = os.urandom(5 << 20)
     reply = up2k.handshake(db, cfg, BOB, "/", offer("big.bin", data))

@@ -18,6 +18,7 @@ from appliance.access import Action, decide
 from appliance.config import parse_size
 
 from . import context
+from .body import body_reader
 from .dispatch import handles, has_query
 
 BLOCK = 1 << 20
@@ -93,9 +94,9 @@ def put_file():
     existed = os.path.lexists(target)
     if existed and (target.is_dir() or not _may_overwrite(path)):
         abort(409, "a file with that name exists and you may not replace it")
-    stream = request.stream
+    read = body_reader(request.environ, request.content_length)
     with storage.AtomicWriter(target) as out:
-        while block := stream.read(BLOCK):
+        while block := read(BLOCK):
             out.write(block)
             if volume.max_file_size and out.size > volume.max_file_size:
                 abort(413, f"files larger than {volume.max_file_size} bytes are not accepted here")

@@ -30,7 +30,7 @@ class WebServer(BaseApplication):
             "worker_connections": 1000,
             "timeout": 120,
             "graceful_timeout": 10,
-            "keepalive": 5,          # idle keep-alive connections would hold up a graceful stop
+            "keepalive": 120,        # clients such as u2c reuse a connection after minutes of hashing
             "control_socket_disable": True,
             "accesslog": None,
             "errorlog": "-",

@@ -16,6 +16,7 @@ from appliance.access import find_volume
 from appliance.uploads import UploadError, tus
 
 from . import context
+from .body import body_reader
 from .dispatch import handles, has_query
 from .errors import error_response
 
@@ -89,12 +90,9 @@ def _options(volume):
     return "", 204, headers
 
 
-def _body_length():
-    return request.content_length if request.content_length is not None else None
-
-
 def _append(upload_id, offset):
-    return _engine(tus.append, upload_id, offset, request.stream.read, _body_length(),
+    length = request.content_length
+    return _engine(tus.append, upload_id, offset, body_reader(request.environ, length), length,
                    request.headers.get("Upload-Checksum"))
 
 

@@ -10,6 +10,7 @@ from flask import abort, jsonify, request
 from appliance.uploads import UploadError, up2k
 
 from . import context
+from .body import body_reader
 from .dispatch import handles
 from .errors import error_response
 
@@ -43,7 +44,8 @@ def chunks():
     try:
         up2k.write_chunks(context.db(), context.config(), context.principal(), context.vpath(),
                           request.headers.get("X-Up2k-Wark", ""), request.headers["X-Up2k-Hash"],
-                          request.content_length, request.stream.read)
+                          request.content_length,
+                          body_reader(request.environ, request.content_length))
     except UploadError as exc:
         refuse(exc)
     return "thank", 200, {"Content-Type": "text/plain; charset=utf-8"}

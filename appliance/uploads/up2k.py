@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import os
 import time
+from urllib.parse import quote
 
 from ..access import Action
 from . import UploadError, dedup, finish, hashing, partfile
@@ -82,7 +83,8 @@ def missing(upload):
 
 
 def _reply(target, offer, wark, name, needed):
-    return {"name": name, "purl": targets.folder_url(target.volume, target.folder), "size": offer.size,
+    purl = quote(targets.folder_url(target.volume, target.folder))   # clients POST chunks to it verbatim
+    return {"name": name, "purl": purl, "size": offer.size,
             "lmod": offer.lmod, "sprs": True, "hash": needed, "wark": wark, "dwrk": wark}
 
 
