@@ -174,7 +174,7 @@ def login():
     name = request.form.get("username", "")
     found = _check_password(name, request.form.get("password", ""))
     if found is None:
-        if context.wants_json() and "text/html" not in request.headers.get("Accept", ""):
+        if context.wants_json():
             abort(401, "wrong user name or password")
         return render_template("login.html", next=next_url, error="Wrong user name or password.",
                                user=None, csrf=""), 401

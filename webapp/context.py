@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from flask import abort, current_app, g, request
 
 from appliance import storage
-from appliance.access import Action, decide
+from appliance.access import decide
 from appliance.db import Database
 
 _DB = {}   # one Database per process (gunicorn forks workers; each opens its own connection)
@@ -71,12 +71,5 @@ def real_path(decision):
 
 def wants_json():
     """Whether the client should get JSON rather than HTML (scripts, ?ls, Accept: application/json)."""
-    if "ls" in request.args:
-        return True
-    accept = request.accept_mimetypes
-    if accept.best == "application/json" or ("application/json" in request.headers.get("Accept", "")):
-        return True
-    return "text/html" not in request.headers.get("Accept", "")
-
-
-__all__ = ["Action", "config", "db", "principal", "vpath", "require", "real_path", "wants_json", "decode_target"]
+    accept = request.headers.get("Accept", "")
+    return "ls" in request.args or "application/json" in accept or "text/html" not in accept

@@ -12,6 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from appliance.storage import NoSpace, PathRefused
 
+from .context import wants_json
+
 log = logging.getLogger("filedock.web")
 
 TITLES = {400: "Bad request", 401: "Login required", 403: "Not allowed", 404: "Not found",
@@ -20,25 +22,19 @@ TITLES = {400: "Bad request", 401: "Login required", 403: "Not allowed", 404: "N
           507: "Disk full"}
 
 
-def _wants_html():
-    accept = request.headers.get("Accept", "")
-    return "text/html" in accept and "ls" not in request.args and "application/json" not in accept
-
-
 def error_response(status, message):
     """Build (not raise) the error response for a status and message."""
-    if _wants_html():
-        from .auth import csrf_token   # late import: auth builds its refusals with this function
-        user = g.principal.name if g.get("principal") else None
-        body = render_template("error.html", status=status, title=TITLES.get(status, "Error"),
-                               message=message, user=user, csrf=csrf_token() if g.get("principal") else "")
-        response = make_response(body, status)
-    else:
+    if wants_json():
         response = jsonify(error=message, status=status)
         response.status_code = status
-    if status == 401 and not _wants_html():
-        response.headers["WWW-Authenticate"] = 'Basic realm="filedock", charset="UTF-8"'
-    return response
+        if status == 401:   # scripts may answer with credentials; browsers get a login link instead
+            response.headers["WWW-Authenticate"] = 'Basic realm="filedock", charset="UTF-8"'
+        return response
+    from .auth import csrf_token   # late import: auth builds its refusals with this function
+    user = g.principal.name if g.get("principal") else None
+    body = render_template("error.html", status=status, title=TITLES.get(status, "Error"),
+                           message=message, user=user, csrf=csrf_token() if g.get("principal") else "")
+    return make_response(body, status)
 
 
 def _http_error(exc):

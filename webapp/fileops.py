@@ -159,7 +159,7 @@ def post_form_upload():
     stored = [_store_part(decision, part, decision.relpath) for part in request.files.getlist("f")]
     if not stored:
         abort(400, "no files in the form (field name f)")
-    if context.wants_json() or "application/json" in request.headers.get("Accept", ""):
+    if context.wants_json():
         return jsonify(files=stored)
     return redirect(request.path, code=303)
 
