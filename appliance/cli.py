@@ -15,9 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from . import accounts, configfile, supervisor
+from . import accounts, supervisor
 from .config import ConfigError, find_config_path, load
-from .db import Database
 
 
 def _display_host(host):
@@ -25,6 +24,7 @@ def _display_host(host):
 
 
 def cmd_init(args):
+    from . import configfile
     path = find_config_path(args.config)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
@@ -56,6 +56,8 @@ def _ask_password(args):
 
 
 def cmd_user(args):
+    from . import configfile
+    from .db import Database
     path = find_config_path(args.config)
     cfg = load(path)
     if args.action == "list":
@@ -89,7 +91,7 @@ def cmd_run(args):
 
 
 def cmd_web(args):
-    from webapp.server import serve   # the web stack is only imported by the process that serves it
+    from .webserver import serve   # each daemon imports only what it runs
     serve(load(args.config))
     return 0
 

@@ -6,6 +6,7 @@ made behind filedock's back every [server] scan_interval seconds, and runs the p
 here runs inside a request, so a long scan never blocks serving.
 """
 import logging
+import os
 import signal
 import time
 
@@ -19,6 +20,7 @@ SUBSCRIBERS = [index.hash_created]
 # (seconds between runs, function(db, config)); features add their own chores here.
 CHORES = [(600, expire_uploads)]
 IDLE_SLEEP = 1.0
+WORKER_NICENESS = 10
 
 
 def scan_all(db, config):
@@ -34,6 +36,7 @@ def scan_all(db, config):
 
 def run(config, stop_after=None):
     """Work until SIGTERM (or, for tests, until stop_after seconds have passed)."""
+    os.nice(WORKER_NICENESS)   # background work yields the CPU to serving
     db = Database(config.state_dir)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -4,6 +4,8 @@ Contract: the app keeps no state between requests beyond a per-process database 
 throttling and upload state live in the database, so any number of gunicorn workers (or nodes) can serve
 any request. Parts register themselves through init_app or blueprints; the factory reads as a list of parts.
 """
+import time
+
 from flask import Flask
 
 from . import archive, auth, browse, dispatch, errors, fileops, health, tus, up2k  # noqa: F401 (handlers register on import)
@@ -15,6 +17,8 @@ def create_app(config):
     app.config["FILEDOCK"] = config
     app.config["MAX_FORM_MEMORY_SIZE"] = 1 << 20
     app.json.sort_keys = False
+    # "YYYY-MM-DD HH:MM" (UTC) for pages seen without JavaScript; browse.js re-renders dates in local time.
+    app.jinja_env.filters["utcdate"] = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
     errors.init_app(app)
     fileops.init_app(app)
     app.register_blueprint(auth.bp)

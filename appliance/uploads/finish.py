@@ -23,9 +23,12 @@ def _fsync(path):
         os.close(fd)
 
 
-def publish(db, target, temp, *, sha512=None, wark=None, lmod=None, shared=False):
-    """Move a finished temporary file into place and index it; return the name it got."""
-    _fsync(temp)
+def publish(db, target, temp, *, sha512=None, wark=None, lmod=None, shared=False, synced=False):
+    """Move a finished temporary file into place and index it; return the name it got.
+
+    `synced`: every byte of temp is already on disk (each chunk was synced before it counted)."""
+    if not synced:
+        _fsync(temp)
     if lmod and not shared:
         os.utime(temp, (lmod, lmod))
     name, replace = target.name, target.replace_ok
@@ -61,7 +64,7 @@ def target_of(config, upload):
     return Target(volume, upload["folder"], folder_path, upload["name"], bool(upload["replace_ok"]))
 
 
-def complete(db, config, upload, find_twins=False):
+def complete(db, config, upload, find_twins=False, synced=False):
     """Publish a fully received upload and delete its record; return the final name (None if orphaned)."""
     target = target_of(config, upload)
     temp = upload["temp"]
@@ -78,6 +81,6 @@ def complete(db, config, upload, find_twins=False):
             partfile.remove(temp)
             db.upload_delete(upload["id"])
             return name
-    name = publish(db, target, temp, sha512=sha512, wark=wark, lmod=upload["lmod"])
+    name = publish(db, target, temp, sha512=sha512, wark=wark, lmod=upload["lmod"], synced=synced)
     db.upload_delete(upload["id"])
     return name

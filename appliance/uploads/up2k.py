@@ -225,5 +225,5 @@ def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length,
                 part.sync()
                 upload, completed = db.upload_mark_chunks(uid, written)
     if completed:
-        finish.complete(db, config, upload)
+        finish.complete(db, config, upload, synced=True)
     return len(written)

@@ -1,16 +1,15 @@
-"""Run the web app under gunicorn with gevent workers (`filedock web`).
+"""The web daemon (`filedock web`): webapp.create_app under gunicorn with gevent workers.
 
-Contract: `serve(config)` blocks, serving create_app(config) on [web] host:port. Each worker patches gevent's
-sendfile to the kernel's (see sendfile.py). gunicorn's control socket is disabled: several filedock
+Contract: `serve(config)` blocks, serving the web app on [web] host:port. The master process never imports
+the web app (workers load it after the fork), which keeps the master small. Each worker patches gevent's
+sendfile to the kernel's (see webapp/sendfile.py). gunicorn's control socket is disabled: several filedock
 instances (tests, daemons) would collide on ~/.gunicorn/gunicorn.ctl.
 """
 from gunicorn.app.base import BaseApplication
 
-from . import create_app
-from .sendfile import patch_gevent_sendfile
-
 
 def _post_worker_init(worker):
+    from webapp.sendfile import patch_gevent_sendfile
     patch_gevent_sendfile()
 
 
@@ -44,6 +43,7 @@ class WebServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from webapp import create_app
         return create_app(self.filedock_config)
 
 
