@@ -153,10 +153,10 @@ class Database:
         self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                   (volume, relpath, size, mtime_ns, inode, sha512, wark, time.time()))
 
-    def file_set_hash(self, volume, relpath, size, mtime_ns, sha512):
-        """Record a content hash, only if the file is still the one that was hashed."""
-        self._run("UPDATE files SET sha512 = ? WHERE volume = ? AND relpath = ? AND size = ? AND mtime_ns = ?",
-                  (sha512, volume, relpath, size, mtime_ns))
+    def file_set_ids(self, volume, relpath, size, mtime_ns, sha512, wark):
+        """Record a file's content ids, only if the file is still the one that was hashed."""
+        self._run("UPDATE files SET sha512 = ?, wark = ? WHERE volume = ? AND relpath = ? AND size = ? "
+                  "AND mtime_ns = ?", (sha512, wark, volume, relpath, size, mtime_ns))
 
     def file_delete(self, volume, relpath):
         """Forget a file, or a folder and everything below it."""

@@ -2,17 +2,14 @@
 
 Contract: code that changes a file calls `note_file`, `note_removed` or `note_moved` right after the change;
 these update the index and emit the change to the event outbox. `scan_volume` finds changes made on disk
-behind filedock's back and reports them the same way. Scanning and hashing (`hash_created`, an event
-subscriber) run in the worker process, never in a request. A dedup may trust an entry only if
-`still_same` confirms the file on disk has not changed since it was indexed.
+behind filedock's back and reports them the same way; it runs in the worker process, never in a request,
+and so does the content fingerprinting that subscribes to the events (uploads.dedup.fingerprint). A dedup
+may trust an entry only if `still_same` confirms the file on disk has not changed since it was indexed.
 """
-import hashlib
 import os
 
 from . import events
 from .storage import is_internal
-
-HASH_BLOCK = 1 << 20
 
 
 def _stat_tuple(st):
@@ -82,25 +79,3 @@ def scan_volume(db, volume):
         db.file_delete(volume.url, relpath)
         events.emit(db, events.DELETED, volume.url, relpath, external=True)
     return changed, len(known)
-
-
-def sha512_file(path):
-    """Hex sha512 of a file's content."""
-    digest = hashlib.sha512()
-    with open(path, "rb", buffering=0) as f:
-        while block := f.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def hash_created(db, config, event):
-    """Event subscriber: record the content hash of a newly created file (unless already known)."""
-    if event["kind"] != events.CREATED:
-        return
-    entry = db.file_get(event["volume"], event["relpath"])
-    volume = next((v for v in config.volumes if v.url == event["volume"]), None)
-    if entry is None or entry["sha512"] or volume is None:
-        return
-    path = volume.path / entry["relpath"]
-    if still_same(entry, path):
-        db.file_set_hash(entry["volume"], entry["relpath"], entry["size"], entry["mtime_ns"], sha512_file(path))

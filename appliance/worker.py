@@ -1,9 +1,9 @@
 """The worker daemon (`filedock worker`): the event outbox's consumer and the home of background chores.
 
-Contract: one worker per installation drains the event outbox to its subscribers (today: content hashing
-for the index; later dedup, thumbnails and user hooks subscribe here too), scans every volume for changes
+Contract: one worker per installation drains the event outbox to its subscribers (today: content
+fingerprints for dedup; later thumbnails and user hooks subscribe here too), scans every volume for changes
 made behind filedock's back every [server] scan_interval seconds, and runs the periodic CHORES. Nothing
-here runs inside a request, so a long scan never blocks serving.
+here runs inside a request, so a long scan never blocks serving; it runs niced below the daemons that serve.
 """
 import logging
 import os
@@ -11,12 +11,13 @@ import signal
 import time
 
 from . import events, index, storage
+from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
 from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
-SUBSCRIBERS = [index.hash_created]
+SUBSCRIBERS = [dedup.fingerprint]
 # (seconds between runs, function(db, config)); features add their own chores here.
 CHORES = [(600, expire_uploads)]
 IDLE_SLEEP = 1.0

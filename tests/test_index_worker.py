@@ -1,6 +1,8 @@
 """The index and the worker: every change is indexed and hashed through the event outbox, external ones too."""
 import hashlib
 import os
+import subprocess
+import sys
 import time
 
 import requests
@@ -58,3 +60,15 @@ def test_stale_temporary_files_are_swept_and_fresh_ones_kept(make_server):
     os.utime(stale, (old, old))
     wait_for(lambda: not stale.exists())
     assert fresh.exists()
+
+
+def test_a_put_file_is_fingerprinted_so_u2c_dedups_against_it(make_server, tmp_path):
+    srv = make_server()
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    assert requests.put(srv.url + "/a/x.bin", data=data, auth=srv.auth("alice")).status_code == 201
+    wait_for(lambda: srv.db_query("SELECT wark FROM files WHERE relpath='a/x.bin' AND wark IS NOT NULL"))
+    (tmp_path / "x.bin").write_bytes(data)
+    subprocess.run([sys.executable, "-m", "copyparty.web.a.u2c", "-ns", "--ba", "alice:alice-pw",
+                    srv.url + "/b/", str(tmp_path / "x.bin")], check=True, capture_output=True, timeout=60)
+    first, second = os.stat(srv.root / "a" / "x.bin"), os.stat(srv.root / "b" / "x.bin")
+    assert first.st_ino == second.st_ino and first.st_nlink == 2, "stored once, as a hardlink"

@@ -7,13 +7,17 @@ with that content, only those that `index.still_same` confirms unchanged since t
 volume's `dedup` setting says: a hardlink, a reflink (FICLONE; a plain copy where the filesystem cannot), or
 a copy; a hardlink that cannot be made (another filesystem) also falls back to a copy. Never a symlink. It
 returns whether dest is the same inode as source (whose metadata must then be left alone).
+`fingerprint` is the event subscriber (run by the worker) that gives every new file that arrived without an
+up2k id, by PUT, form, tus, another protocol or on disk behind filedock's back, its wark and sha512, so
+any later upload of the same content finds it.
 """
 import errno
 import fcntl
 import os
 import shutil
 
-from .. import index
+from .. import events, index, storage
+from .hashing import file_ids
 
 FICLONE = 0x40049409   # linux/fs.h: _IOW(0x94, 9, int)
 LINK_FAILURES = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP)
@@ -41,13 +45,13 @@ def _reflink(source, dest):
             fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
         except OSError:
             shutil.copyfileobj(src, out, 1 << 20)
-        os.fsync(out.fileno())
+        storage.fsync(out.fileno())
 
 
 def _copy(source, dest):
     with open(source, "rb") as src, open(dest, "xb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
-        os.fsync(out.fileno())
+        storage.fsync(out.fileno())
 
 
 def materialize(source, dest, mode):
@@ -64,3 +68,17 @@ def materialize(source, dest, mode):
     else:
         _copy(source, dest)
     return False
+
+
+def fingerprint(db, config, event):
+    """Event subscriber: record wark and sha512 of a created file that has no wark yet."""
+    if event["kind"] != events.CREATED:
+        return
+    entry = db.file_get(event["volume"], event["relpath"])
+    volume = next((v for v in config.volumes if v.url == event["volume"]), None)
+    if entry is None or entry["wark"] or volume is None:
+        return
+    path = volume.path / entry["relpath"]
+    if index.still_same(entry, path):
+        sha512, wark = file_ids(path, config.get("uploads", "salt"), entry["size"])
+        db.file_set_ids(entry["volume"], entry["relpath"], entry["size"], entry["mtime_ns"], sha512, wark)

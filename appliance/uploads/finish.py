@@ -15,20 +15,12 @@ from . import dedup, hashing, partfile
 from .target import Target, join
 
 
-def _fsync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(db, target, temp, *, sha512=None, wark=None, lmod=None, shared=False, synced=False):
     """Move a finished temporary file into place and index it; return the name it got.
 
     `synced`: every byte of temp is already on disk (each chunk was synced before it counted)."""
     if not synced:
-        _fsync(temp)
+        storage.fsync_path(temp)
     if lmod and not shared:
         os.utime(temp, (lmod, lmod))
     name, replace = target.name, target.replace_ok

@@ -8,8 +8,6 @@ whole-file sha512 and the wark of a file on disk in one pass, for files that arr
 import base64
 import hashlib
 
-from .. import index
-
 HASH_BYTES = 33
 HASH_CHARS = 44
 FIRST_CHUNK = 1 << 20
@@ -17,6 +15,7 @@ FIRST_STEP = 512 << 10
 FEW_CHUNKS = 256
 MANY_CHUNKS = 4096
 BIG_CHUNK = 32 << 20
+READ_BLOCK = 1 << 20
 
 
 def chunk_size(size):
@@ -72,7 +71,7 @@ def file_ids(path, salt, size):
             part = hashlib.sha512()
             want = min(chunk, left)
             while want:
-                block = f.read(min(want, index.HASH_BLOCK))
+                block = f.read(min(want, READ_BLOCK))
                 if not block:
                     raise EOFError(f"{path} ended {left} bytes early")
                 part.update(block)

@@ -88,7 +88,7 @@ class PartFile:
             done += len(block)
 
     def sync(self):
-        os.fdatasync(self.fd)
+        storage.fsync(self.fd)
 
 
 def discard(read, length):
