@@ -135,3 +135,12 @@ def test_max_file_size_is_413_and_leaves_nothing(small_server):
     chunked = requests.put(srv.url + "/small/chunked.bin", data=iter([b"x" * 800, b"x" * 800]))
     assert chunked.status_code == 413, "enforced while streaming too, without Content-Length"
     assert sorted(os.listdir(small)) == ["ok.bin"]
+
+
+def test_full_disk_is_507_and_leaves_nothing(make_server):
+    srv = make_server(env={"FILEDOCK_UPLOADS__MIN_FREE": "1000000T"})
+    r = requests.put(srv.url + "/full.bin", data=b"x" * 1000, auth=srv.auth("alice"))
+    assert r.status_code == 507 and "free disk space" in r.json()["error"]
+    form = requests.post(srv.url + "/", files=[("f", ("full.txt", b"x"))], auth=srv.auth("alice"))
+    assert form.status_code == 507
+    assert not [n for n in os.listdir(srv.root) if n != "state"]

@@ -1,7 +1,8 @@
 """Reading large request bodies without copying them four times.
 
 Contract: `body_reader(environ, length)` returns read(n) -> bytes-like of 1..n bytes (b"" at the end) for
-a request body of `length` bytes. What it returns is valid only until the next call. Under gunicorn it
+a request body of `length` bytes. What it returns stays valid until the call after the next one (two
+buffers alternate, so a caller may store one block in a thread while it receives the next). Under gunicorn it
 reads from the client socket straight into one reusable buffer (gunicorn's own body reader assembles every
 block through BytesIO buffers and slices, 3-4 copies of each byte, which made PUT CPU-bound); elsewhere,
 and for chunked bodies, it is Werkzeug's request stream. If the handler stops before the end of the body,
@@ -26,23 +27,24 @@ class SocketBody:
         self.left = length - len(prefix)
         body.reader.length = 0             # gunicorn must not read this body again
         body.failed = self.left > 0        # until the last byte is in, the connection cannot be reused
-        self.buffer = memoryview(bytearray(BLOCK))
+        self.buffers = [memoryview(bytearray(BLOCK)), memoryview(bytearray(BLOCK))]
 
     def read(self, n):
         if self.prefix:
             block, self.prefix = self.prefix[:n], self.prefix[n:]
             return block
         n = min(n, self.left, BLOCK)
-        filled = 0
+        self.buffers.reverse()
+        buffer, filled = self.buffers[0], 0
         while filled < n:
-            got = self.sock.recv_into(self.buffer[filled:n])
+            got = self.sock.recv_into(buffer[filled:n])
             if not got:
                 break
             filled += got
         self.left -= filled
         if self.left == 0:
             self.body.failed = False
-        return self.buffer[:filled]
+        return buffer[:filled]
 
 
 def body_reader(environ, length):

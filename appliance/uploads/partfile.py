@@ -68,15 +68,22 @@ class PartFile:
         return True
 
     def receive(self, read, offset, length, digest):
-        """Copy up to `length` bytes from read(n) to offset, feeding digest; return how many arrived."""
-        done = 0
+        """Copy up to `length` bytes from read(n) to offset, feeding digest; return how many arrived.
+
+        Each block is written and hashed in a thread while the next one is received (read(n) keeps a
+        block valid until the call after next, so one store may run behind the reads)."""
+        done, storing = 0, None
         while done < length:
             block = read(min(BLOCK, length - done))
+            if storing is not None:
+                storing.get()
+                storing = None
             if not block:
                 break
-            os.pwrite(self.fd, block, offset + done)
-            digest.update(block)
+            storing = storage.offload_start(_store_block, self.fd, block, offset + done, digest)
             done += len(block)
+        if storing is not None:
+            storing.get()
         return done
 
     def copy(self, source, dest, length):
@@ -89,6 +96,12 @@ class PartFile:
 
     def sync(self):
         storage.fsync(self.fd)
+
+
+def _store_block(fd, block, offset, digest):
+    """Write and hash one block (both release the GIL, so in a thread they use another core)."""
+    os.pwrite(fd, block, offset)
+    digest.update(block)
 
 
 def discard(read, length):
