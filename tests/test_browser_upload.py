@@ -196,37 +196,82 @@ def test_folder_upload_keeps_structure(server, page, folder, tmp_path):
     expect(page.locator("#uploads")).to_be_hidden()
 
 
+# A drop as the browser delivers a dragged folder: directory entries that drop.js walks. Script-made
+# DataTransfers carry no entries, so the event gets a stand-in with the same shape. `tree` is
+# {name: text | ["mib", n] | {subtree}}; ["mib", n] is n MiB whose every MiB differs (see mib_pattern).
+DROP_TREE = """(tree) => {
+    const mib = (n) => {
+        const parts = [];
+        for (let i = 0; i < n; i++) {
+            const block = Uint8Array.from({ length: 1048576 }, (_, j) => (j * j + 7 * j) & 255);
+            new DataView(block.buffer).setUint32(0, i, true);
+            parts.push(block);
+        }
+        return parts;
+    };
+    const entry = (name, value) => {
+        if (typeof value === "string" || Array.isArray(value)) {
+            const body = typeof value === "string" ? [value] : mib(value[1]);
+            return { isFile: true, isDirectory: false, name, file: (ok) => ok(new File(body, name)) };
+        }
+        const children = Object.entries(value).map(([n, v]) => entry(n, v));
+        return { isFile: false, isDirectory: true, name, createReader() {
+            let given = false;
+            return { readEntries(ok) { ok(given ? [] : children); given = true; } };
+        } };
+    };
+    const [[rootName, rootValue]] = Object.entries(tree);
+    const data = { types: ["Files"], files: [], dropEffect: "none",
+                   items: [{ kind: "file", webkitGetAsEntry: () => entry(rootName, rootValue) }] };
+    for (const type of ["dragover", "drop"]) {
+        const event = new DragEvent(type, { bubbles: true, cancelable: true });
+        Object.defineProperty(event, "dataTransfer", { value: data });
+        document.body.dispatchEvent(event);
+    }
+}"""
+
+
+def mib_pattern(n):
+    """The bytes of DROP_TREE's ["mib", n]."""
+    block = bytes((j * j + 7 * j) & 255 for j in range(MiB))
+    return b"".join(i.to_bytes(4, "little") + block[4:] for i in range(n))
+
+
 def test_dropped_folder_keeps_structure(server, page, folder):
     name, base = folder
     login(page, server.url, "admin", f"/{name}/")
-    # A drop as the browser delivers a dragged folder: directory entries that drop.js walks. Script-made
-    # DataTransfers carry no entries, so the event gets a stand-in with the same shape.
-    page.evaluate("""() => {
-        const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * i + 7 * i) & 255);
-        const file = (name, body) => ({ isFile: true, isDirectory: false, name,
-                                        file: (ok) => ok(new File([body], name)) });
-        const dir = (name, children) => ({ isFile: false, isDirectory: true, name, createReader() {
-            let given = false;
-            return { readEntries(ok) { ok(given ? [] : children); given = true; } };
-        } });
-        const root = dir("photos", [
-            file("a.txt", "first\\n"),
-            dir("2024", [file("big.bin", pattern(3 * 1048576 + 1)), dir("deep", [file("c.txt", "third\\n")])]),
-        ]);
-        const data = { types: ["Files"], files: [], dropEffect: "none",
-                       items: [{ kind: "file", webkitGetAsEntry: () => root }] };
-        for (const type of ["dragover", "drop"]) {
-            const event = new DragEvent(type, { bubbles: true, cancelable: true });
-            Object.defineProperty(event, "dataTransfer", { value: data });
-            document.body.dispatchEvent(event);
-        }
-    }""")
+    page.evaluate(DROP_TREE, {"photos": {"a.txt": "first\n",
+                                         "2024": {"big.bin": ["mib", 3], "deep": {"c.txt": "third\n"}}}})
     expect(page.locator('#uploads .upfile[data-state="done"]')).to_have_count(3)
     expect(page.locator("#rows tr[data-name=photos]")).to_be_visible()
     assert (base / "photos/a.txt").read_bytes() == b"first\n"
     assert (base / "photos/2024/deep/c.txt").read_bytes() == b"third\n"
-    pattern = bytes((i * i + 7 * i) & 255 for i in range(3 * MiB + 1))
-    assert (base / "photos/2024/big.bin").read_bytes() == pattern
+    assert (base / "photos/2024/big.bin").read_bytes() == mib_pattern(3)
+
+
+def test_dropped_folder_resumes_after_a_reload(server, page, folder):
+    """Drop a folder, reload mid-upload, drop it again: only the missing chunks travel."""
+    name, base = folder
+    tree = {"album": {"small.txt": "small\n", "sub": {"big.bin": ["mib", 40]}}}
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+    state, _ = held_chunks(page, server, name, let_through=16)
+    page.evaluate(DROP_TREE, tree)
+    wait_until(page, lambda: chunks.stored == 16)
+    assert (base / "album/small.txt").read_bytes() == b"small\n"
+    assert not (base / "album/sub/big.bin").exists()
+
+    page.reload()
+    page.unroute_all()
+    (have,) = server.db_query("SELECT have FROM uploads WHERE name = 'big.bin' AND folder LIKE ?", f"{name}/%")[0]
+    stored_before = len(json.loads(have))
+    assert stored_before >= 15
+    chunks.reset()
+    page.evaluate(DROP_TREE, tree)
+    expect(upfile(page, "album/sub/big.bin")).to_have_attribute("data-state", "done", timeout=60000)
+    expect(upfile(page, "album/small.txt")).to_have_attribute("data-state", "deduplicated")
+    assert chunks.sent == chunks.stored == 40 - stored_before, "chunks stored before the reload are not resent"
+    assert (base / "album/sub/big.bin").read_bytes() == mib_pattern(40)
 
 
 def test_reload_mid_upload_resumes_with_the_missing_chunks(server, page, folder, tmp_path):
