@@ -76,8 +76,12 @@ class Database:
 
     @contextmanager
     def transaction(self):
-        """Run statements atomically (BEGIN IMMEDIATE: writers queue instead of failing midway)."""
+        """Run statements atomically (BEGIN IMMEDIATE: writers queue instead of failing midway); a
+        transaction opened inside another joins it, so callers can group this class's methods."""
         with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn

@@ -19,8 +19,9 @@ def _stat_tuple(st):
 def note_file(db, volume, relpath, realpath, sha512=None, wark=None):
     """Index a file filedock just wrote, and emit it as created."""
     size, mtime_ns, inode = _stat_tuple(os.stat(realpath))
-    db.file_put(volume.url, relpath, size, mtime_ns, inode, sha512, wark)
-    events.emit(db, events.CREATED, volume.url, relpath, size=size)
+    with db.transaction():   # the index change and its event commit together (the outbox pattern)
+        db.file_put(volume.url, relpath, size, mtime_ns, inode, sha512, wark)
+        events.emit(db, events.CREATED, volume.url, relpath, size=size)
 
 
 def note_mkdir(db, volume, relpath):
@@ -29,13 +30,15 @@ def note_mkdir(db, volume, relpath):
 
 def note_removed(db, volume, relpath):
     """Forget a deleted file or folder, and emit it as deleted."""
-    db.file_delete(volume.url, relpath)
-    events.emit(db, events.DELETED, volume.url, relpath)
+    with db.transaction():
+        db.file_delete(volume.url, relpath)
+        events.emit(db, events.DELETED, volume.url, relpath)
 
 
 def note_moved(db, volume, old, new):
-    db.file_move(volume.url, old, new)
-    events.emit(db, events.MOVED, volume.url, old, to=new)
+    with db.transaction():
+        db.file_move(volume.url, old, new)
+        events.emit(db, events.MOVED, volume.url, old, to=new)
 
 
 def still_same(entry, realpath):
@@ -72,10 +75,12 @@ def scan_volume(db, volume):
     changed = 0
     for relpath, st in walk_files(volume.path):
         if known.pop(relpath, None) != (st.st_size, st.st_mtime_ns):
-            db.file_put(volume.url, relpath, *_stat_tuple(st))
-            events.emit(db, events.CREATED, volume.url, relpath, size=st.st_size, external=True)
+            with db.transaction():
+                db.file_put(volume.url, relpath, *_stat_tuple(st))
+                events.emit(db, events.CREATED, volume.url, relpath, size=st.st_size, external=True)
             changed += 1
     for relpath in known:
-        db.file_delete(volume.url, relpath)
-        events.emit(db, events.DELETED, volume.url, relpath, external=True)
+        with db.transaction():
+            db.file_delete(volume.url, relpath)
+            events.emit(db, events.DELETED, volume.url, relpath, external=True)
     return changed, len(known)

@@ -23,6 +23,15 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+# Debian's Chromium, headless, kept off the (closed) network: no background fetches that would be refused.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def launch_chromium(playwright, *extra_args):
+    """Debian's /usr/bin/chromium through Playwright (never a downloaded browser)."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                      args=CHROMIUM_ARGS + list(extra_args))
 FILEDOCK = [sys.executable, "-m", "appliance.cli"]
 USERS = ("admin", "alice", "bob", "carol")
 

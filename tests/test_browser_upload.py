@@ -20,19 +20,17 @@ from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from appliance.uploads import hashing  # noqa: E402
+from conftest import launch_chromium  # noqa: E402
 
 # A host name that is not localhost: pages from it are not a secure context, so crypto.subtle is missing.
 LAN_HOST = "filedock.test"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--host-resolver-rules=MAP {LAN_HOST} 127.0.0.1"]
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(p, f"--host-resolver-rules=MAP {LAN_HOST} 127.0.0.1")
         yield chromium
         chromium.close()
 
