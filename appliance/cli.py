@@ -12,6 +12,7 @@ the fix, never a traceback. The config file is found by --config, $FILEDOCK_CONF
 import argparse
 import getpass
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -19,8 +20,23 @@ from . import accounts, supervisor
 from .config import ConfigError, find_config_path, load
 
 
-def _display_host(host):
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+def _lan_address():
+    """This machine's address on its default route (a UDP connect sends nothing), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))    # TEST-NET-1: never contacted, only routed
+            return probe.getsockname()[0]
+        except OSError:
+            return None
+
+
+def _urls(cfg):
+    """The web UI's URLs to print: this machine, and the LAN when listening on every interface."""
+    host, port = cfg.get("web", "host"), cfg.get("web", "port")
+    if host not in ("0.0.0.0", "::", ""):
+        return [f"http://{host}:{port}/"]
+    lan = _lan_address()
+    return [f"http://127.0.0.1:{port}/"] + ([f"http://{lan}:{port}/"] if lan and lan != "127.0.0.1" else [])
 
 
 def cmd_init(args):
@@ -31,8 +47,7 @@ def cmd_init(args):
     password = args.admin_password or accounts.generate_password()
     configfile.write_starter(path, root, accounts.hash_password(password), state_dir=args.state_dir)
     cfg = load(path)
-    print(f"wrote {path}: serving {root.resolve()} at "
-          f"http://{_display_host(cfg.get('web', 'host'))}:{cfg.get('web', 'port')}/")
+    print(f"wrote {path}: serving {root.resolve()} at {' and '.join(_urls(cfg))}")
     if not args.admin_password:
         print(f"log in as admin with password: {password}")
     return 0
@@ -85,8 +100,7 @@ def cmd_user(args):
 def cmd_run(args):
     cfg = load(args.config)
     if cfg.get("web", "enabled"):
-        print(f"filedock: web UI at http://{_display_host(cfg.get('web', 'host'))}:{cfg.get('web', 'port')}/",
-              flush=True)
+        print(f"filedock: web UI at {' and '.join(_urls(cfg))}", flush=True)
     return supervisor.run(cfg)
 
 
