@@ -46,7 +46,7 @@ test-deps: $(VENV)/.test-installed
 test: test-deps
 	$(PY) -m pytest -q tests
 
-bench: install
+bench: test-deps
 	bash bench/run
 
 clean:

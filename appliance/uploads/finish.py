@@ -66,7 +66,8 @@ def complete(db, config, upload, find_twins=False, synced=False):
         return None
     sha512, wark = None, upload["wark"]
     if find_twins:
-        sha512, wark = hashing.file_ids(temp, config.get("uploads", "salt"), upload["size"])
+        # a whole-file read: in a thread, so a gevent worker keeps serving its other clients meanwhile
+        sha512, wark = storage.offload(hashing.file_ids, temp, config.get("uploads", "salt"), upload["size"])
         entry, source = dedup.find_twin(db, target.volume, wark=wark, sha512=sha512)
         if entry is not None and target.volume.dedup != "copy":
             name = place_twin(db, target, source, sha512=sha512, wark=wark)
