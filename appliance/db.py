@@ -26,10 +26,9 @@ SCHEMA = [
     """CREATE INDEX IF NOT EXISTS login_failures_addr ON login_failures (addr, at)""",
     """CREATE TABLE IF NOT EXISTS files (
         volume TEXT NOT NULL, relpath TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-        inode INTEGER NOT NULL, sha512 TEXT, wark TEXT, indexed_at REAL NOT NULL,
+        inode INTEGER NOT NULL, wark TEXT, indexed_at REAL NOT NULL,
         PRIMARY KEY (volume, relpath))""",
     """CREATE INDEX IF NOT EXISTS files_wark ON files (volume, wark)""",
-    """CREATE INDEX IF NOT EXISTS files_sha512 ON files (volume, sha512)""",
     """CREATE TABLE IF NOT EXISTS uploads (
         id TEXT PRIMARY KEY, volume TEXT NOT NULL, wark TEXT, folder TEXT NOT NULL, name TEXT NOT NULL,
         size INTEGER NOT NULL, lmod INTEGER NOT NULL, chunk_size INTEGER NOT NULL, hashes TEXT NOT NULL,
@@ -41,7 +40,7 @@ SCHEMA = [
     """CREATE INDEX IF NOT EXISTS events_pending ON events (done, id)""",
 ]
 
-FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, sha512, wark, indexed_at"
+FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at"
 UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
                   "replace_ok, meta, created, updated")
 
@@ -152,15 +151,15 @@ class Database:
     def file_get(self, volume, relpath):
         return self._one(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND relpath = ?", (volume, relpath))
 
-    def file_put(self, volume, relpath, size, mtime_ns, inode, sha512=None, wark=None):
+    def file_put(self, volume, relpath, size, mtime_ns, inode, wark=None):
         """Insert or replace one file's index entry."""
-        self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  (volume, relpath, size, mtime_ns, inode, sha512, wark, time.time()))
+        self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (volume, relpath, size, mtime_ns, inode, wark, time.time()))
 
-    def file_set_ids(self, volume, relpath, size, mtime_ns, sha512, wark):
-        """Record a file's content ids, only if the file is still the one that was hashed."""
-        self._run("UPDATE files SET sha512 = ?, wark = ? WHERE volume = ? AND relpath = ? AND size = ? "
-                  "AND mtime_ns = ?", (sha512, wark, volume, relpath, size, mtime_ns))
+    def file_set_wark(self, volume, relpath, size, mtime_ns, wark):
+        """Record a file's content id, only if the file is still the one that was hashed."""
+        self._run("UPDATE files SET wark = ? WHERE volume = ? AND relpath = ? AND size = ? AND mtime_ns = ?",
+                  (wark, volume, relpath, size, mtime_ns))
 
     def file_delete(self, volume, relpath):
         """Forget a file, or a folder and everything below it."""
@@ -177,10 +176,9 @@ class Database:
             conn.execute("UPDATE files SET relpath = ? || substr(relpath, ?) WHERE volume = ? "
                          "AND substr(relpath, 1, ?) = ?", (new + "/", len(prefix) + 1, volume, len(prefix), prefix))
 
-    def files_with(self, volume, column, value):
-        """Index entries whose wark or sha512 equals value (for dedup)."""
-        assert column in ("wark", "sha512")
-        return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND {column} = ?", (volume, value))
+    def files_with_wark(self, volume, wark):
+        """Index entries with this content id (for dedup)."""
+        return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND wark = ?", (volume, wark))
 
     def files_in_volume(self, volume):
         """(relpath, size, mtime_ns) of every indexed file of a volume."""

@@ -1,4 +1,7 @@
-"""The file index: path, size, mtime and (when known) content hash of every file in every volume.
+"""The file index: path, size, mtime and (when known) content id of every file in every volume.
+
+The content id is up2k's wark (uploads/hashing.py): sha512-based, the id u2c and browsers send in their
+handshake, so one id serves both integrity and dedup.
 
 Contract: code that changes a file calls `note_file`, `note_removed` or `note_moved` right after the change;
 these update the index and emit the change to the event outbox. `scan_volume` finds changes made on disk
@@ -16,11 +19,11 @@ def _stat_tuple(st):
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def note_file(db, volume, relpath, realpath, sha512=None, wark=None):
+def note_file(db, volume, relpath, realpath, wark=None):
     """Index a file filedock just wrote, and emit it as created."""
     size, mtime_ns, inode = _stat_tuple(os.stat(realpath))
     with db.transaction():   # the index change and its event commit together (the outbox pattern)
-        db.file_put(volume.url, relpath, size, mtime_ns, inode, sha512, wark)
+        db.file_put(volume.url, relpath, size, mtime_ns, inode, wark)
         events.emit(db, events.CREATED, volume.url, relpath, size=size)
 
 

@@ -1,4 +1,5 @@
 """The index and the worker: every change is indexed and hashed through the event outbox, external ones too."""
+import base64
 import hashlib
 import os
 import subprocess
@@ -6,6 +7,18 @@ import sys
 import time
 
 import requests
+
+from appliance.uploads import hashing
+
+
+def wark_of(data):
+    """up2k's file id of some bytes, computed independently of the server: sha512 per chunk, then of the list."""
+    size = len(data)
+    step = hashing.chunk_size(size)
+    chunks = [base64.urlsafe_b64encode(hashlib.sha512(data[i:i + step]).digest()[:33]).decode()
+              for i in range(0, size, step)]
+    return base64.urlsafe_b64encode(hashlib.sha512("\n".join(["hunter2", str(size)] + chunks).encode())
+                                    .digest()[:33]).decode()
 
 
 def wait_for(predicate, seconds=20):
@@ -22,9 +35,9 @@ def test_uploads_are_indexed_and_hashed_by_the_worker(make_server):
     srv = make_server()
     data = b"indexed content\n" * 1000
     assert requests.put(srv.url + "/idx/a.txt", data=data, auth=srv.auth("alice")).status_code == 201
-    row = wait_for(lambda: srv.db_query("SELECT size, sha512 FROM files WHERE volume='/' AND relpath='idx/a.txt' "
-                                        "AND sha512 IS NOT NULL"))
-    assert row == [(len(data), hashlib.sha512(data).hexdigest())]
+    row = wait_for(lambda: srv.db_query("SELECT size, wark FROM files WHERE volume='/' AND relpath='idx/a.txt' "
+                                        "AND wark IS NOT NULL"))
+    assert row == [(len(data), wark_of(data))]
     kinds = [k for (k,) in srv.db_query("SELECT kind FROM events WHERE relpath='idx/a.txt'")]
     assert "created" in kinds
     requests.post(srv.url + "/idx/a.txt?move", json={"to": "/idx/b.txt"}, auth=srv.auth("alice"))
@@ -36,8 +49,8 @@ def test_uploads_are_indexed_and_hashed_by_the_worker(make_server):
 def test_changes_behind_filedocks_back_are_found_by_the_scan(make_server):
     srv = make_server(scan_interval=1)
     (srv.root / "outside.txt").write_bytes(b"made by hand")
-    row = wait_for(lambda: srv.db_query("SELECT sha512 FROM files WHERE relpath='outside.txt' AND sha512 IS NOT NULL"))
-    assert row == [(hashlib.sha512(b"made by hand").hexdigest(),)]
+    row = wait_for(lambda: srv.db_query("SELECT wark FROM files WHERE relpath='outside.txt' AND wark IS NOT NULL"))
+    assert row == [(wark_of(b"made by hand"),)]
     (srv.root / "outside.txt").unlink()
     wait_for(lambda: not srv.db_query("SELECT 1 FROM files WHERE relpath='outside.txt'"))
     assert srv.db_query("SELECT kind FROM events WHERE relpath='outside.txt' ORDER BY id") == [("created",), ("deleted",)]

@@ -1,6 +1,6 @@
 """Identical content is stored once: find an indexed twin of an upload and give it a new name cheaply.
 
-Contract: `twins(db, volume, wark=..., sha512=...)` yields (index entry, path) of the files in the same volume
+Contract: `twins(db, volume, wark)` yields (index entry, path) of the files in the same volume
 with that content, only those that `index.still_same` confirms unchanged since they were indexed;
 `find_twin` returns the first of them or (None, None).
 `materialize(source, dest, mode)` creates dest (a fresh temporary name) with source's content the way the
@@ -8,8 +8,8 @@ volume's `dedup` setting says: a hardlink, a reflink (FICLONE; a plain copy wher
 a copy; a hardlink that cannot be made (another filesystem) also falls back to a copy. Never a symlink. It
 returns whether dest is the same inode as source (whose metadata must then be left alone).
 `fingerprint` is the event subscriber (run by the worker) that gives every new file that arrived without an
-up2k id, by PUT, form, tus, another protocol or on disk behind filedock's back, its wark and sha512, so
-any later upload of the same content finds it.
+up2k id, by PUT, form, another protocol or on disk behind filedock's back, its wark, so any later upload of
+the same content finds it.
 """
 import errno
 import fcntl
@@ -17,26 +17,23 @@ import os
 import shutil
 
 from .. import events, index, storage
-from .hashing import file_ids
+from .hashing import file_wark
 
 FICLONE = 0x40049409   # linux/fs.h: _IOW(0x94, 9, int)
 LINK_FAILURES = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP)
 
 
-def twins(db, volume, wark=None, sha512=None):
+def twins(db, volume, wark):
     """Yield (entry, path) of every unchanged indexed file with this content in the volume."""
-    for column, value in (("wark", wark), ("sha512", sha512)):
-        if value is None:
-            continue
-        for entry in db.files_with(volume.url, column, value):
-            path = volume.path / entry["relpath"]
-            if index.still_same(entry, path):
-                yield entry, path
+    for entry in db.files_with_wark(volume.url, wark):
+        path = volume.path / entry["relpath"]
+        if index.still_same(entry, path):
+            yield entry, path
 
 
-def find_twin(db, volume, wark=None, sha512=None):
+def find_twin(db, volume, wark):
     """(entry, path) of an unchanged indexed file with this content in the volume, or (None, None)."""
-    return next(twins(db, volume, wark, sha512), (None, None))
+    return next(twins(db, volume, wark), (None, None))
 
 
 def _reflink(source, dest):
@@ -71,7 +68,7 @@ def materialize(source, dest, mode):
 
 
 def fingerprint(db, config, event):
-    """Event subscriber: record wark and sha512 of a created file that has no wark yet."""
+    """Event subscriber: record the wark of a created file that has none yet."""
     if event["kind"] != events.CREATED:
         return
     entry = db.file_get(event["volume"], event["relpath"])
@@ -80,5 +77,5 @@ def fingerprint(db, config, event):
         return
     path = volume.path / entry["relpath"]
     if index.still_same(entry, path):
-        sha512, wark = file_ids(path, config.get("uploads", "salt"), entry["size"])
-        db.file_set_ids(entry["volume"], entry["relpath"], entry["size"], entry["mtime_ns"], sha512, wark)
+        wark = file_wark(path, config.get("uploads", "salt"), entry["size"])
+        db.file_set_wark(entry["volume"], entry["relpath"], entry["size"], entry["mtime_ns"], wark)

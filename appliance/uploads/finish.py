@@ -15,7 +15,7 @@ from . import dedup, hashing, partfile
 from .target import Target, join
 
 
-def publish(db, target, temp, *, sha512=None, wark=None, lmod=None, shared=False, synced=False):
+def publish(db, target, temp, *, wark=None, lmod=None, shared=False, synced=False):
     """Move a finished temporary file into place and index it; return the name it got.
 
     `synced`: every byte of temp is already on disk (each chunk was synced before it counted)."""
@@ -33,16 +33,16 @@ def publish(db, target, temp, *, sha512=None, wark=None, lmod=None, shared=False
         except (FileExistsError, IsADirectoryError):   # lost a race for the name, or a folder is in the way
             name, replace = target.name, False
     index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name,
-                    sha512=sha512, wark=wark)
+                    wark=wark)
     return name
 
 
-def place_twin(db, target, source, *, sha512, wark, lmod=None):
+def place_twin(db, target, source, *, wark, lmod=None):
     """Publish the content of an indexed file under the target's name without receiving it; return the name."""
     temp = storage.temp_path(target.folder_path)
     try:
         shared = dedup.materialize(source, temp, target.volume.dedup)
-        return publish(db, target, temp, sha512=sha512, wark=wark, lmod=lmod, shared=shared)
+        return publish(db, target, temp, wark=wark, lmod=lmod, shared=shared)
     finally:
         partfile.remove(temp)
 
@@ -64,16 +64,16 @@ def complete(db, config, upload, find_twins=False, synced=False):
         partfile.remove(temp)
         db.upload_delete(upload["id"])
         return None
-    sha512, wark = None, upload["wark"]
+    wark = upload["wark"]
     if find_twins:
         # a whole-file read: in a thread, so a gevent worker keeps serving its other clients meanwhile
-        sha512, wark = storage.offload(hashing.file_ids, temp, config.get("uploads", "salt"), upload["size"])
-        entry, source = dedup.find_twin(db, target.volume, wark=wark, sha512=sha512)
+        wark = storage.offload(hashing.file_wark, temp, config.get("uploads", "salt"), upload["size"])
+        entry, source = dedup.find_twin(db, target.volume, wark)
         if entry is not None and target.volume.dedup != "copy":
-            name = place_twin(db, target, source, sha512=sha512, wark=wark)
+            name = place_twin(db, target, source, wark=wark)
             partfile.remove(temp)
             db.upload_delete(upload["id"])
             return name
-    name = publish(db, target, temp, sha512=sha512, wark=wark, lmod=upload["lmod"], synced=synced)
+    name = publish(db, target, temp, wark=wark, lmod=upload["lmod"], synced=synced)
     db.upload_delete(upload["id"])
     return name

@@ -2,8 +2,8 @@
 
 Contract: `chunk_size(size)` is the chunk size u2c and copyparty pick for a file of that size; a chunk's hash
 is the first 33 bytes of its sha512 in URL-safe base64 (44 characters); a file's wark is the same encoding of
-sha512 over the UTF-8 text salt, size and chunk hashes joined by newlines. `file_ids(path, salt)` computes the
-whole-file sha512 and the wark of a file on disk in one pass, for files that arrived by another protocol.
+sha512 over the UTF-8 text salt, size and chunk hashes joined by newlines. `file_wark(path, salt, size)`
+computes the wark of a file on disk, for files that arrived by another protocol.
 """
 import base64
 import hashlib
@@ -60,9 +60,8 @@ def looks_like_hash(text):
         return False
 
 
-def file_ids(path, salt, size):
-    """(hex sha512, wark) of the first `size` bytes of a file, read once."""
-    whole = hashlib.sha512()
+def file_wark(path, salt, size):
+    """The wark of the first `size` bytes of a file on disk (for files that arrived without one)."""
     chunk = chunk_size(size)
     hashes = []
     with open(path, "rb", buffering=0) as f:
@@ -75,8 +74,7 @@ def file_ids(path, salt, size):
                 if not block:
                     raise EOFError(f"{path} ended {left} bytes early")
                 part.update(block)
-                whole.update(block)
                 want -= len(block)
                 left -= len(block)
             hashes.append(encode(part.digest()))
-    return whole.hexdigest(), wark(salt, size, hashes)
+    return wark(salt, size, hashes)

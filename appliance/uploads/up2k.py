@@ -127,7 +127,7 @@ def handshake(db, config, principal, folder_vpath, body):
         if twins:
             twin, source = twins[0]
             targets.make_folder(db, target)
-            name = finish.place_twin(db, target, source, sha512=twin["sha512"], wark=wark, lmod=offer.lmod)
+            name = finish.place_twin(db, target, source, wark=wark, lmod=offer.lmod)
             return _reply(target, offer, wark, name, [])
         if offer.size == 0:
             targets.make_folder(db, target)
