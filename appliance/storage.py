@@ -95,6 +95,7 @@ def _libc_sync_file_range():
 _SYNC_FILE_RANGE = _libc_sync_file_range()
 SYNC_FILE_RANGE_WRITE = 2
 WRITEBACK_EVERY = 32 << 20
+INLINE_SYNC_MAX = 1 << 20
 
 
 def start_writeback(fd, offset, length):
@@ -117,7 +118,7 @@ def offload(function, *args):
     """Run blocking or CPU-heavy work that releases the GIL (syscalls, hashing); in a gevent worker, in its
     thread pool, so the worker's other clients are served meanwhile and a second core can be used."""
     pool = _gevent_threadpool()
-    return pool.apply(function, args) if pool else function(*args)
+    return pool.apply(function, args) if pool is not None else function(*args)   # an idle pool is falsy
 
 
 class _Done:
@@ -132,12 +133,16 @@ def offload_start(function, *args):
     """Like offload, but return at once with a handle whose get() waits for the result (outside gevent the
     work is done before returning)."""
     pool = _gevent_threadpool()
-    return pool.spawn(function, *args) if pool else _Done(function(*args))
+    return pool.spawn(function, *args) if pool is not None else _Done(function(*args))
 
 
-def fsync(fd):
-    """Make a file's content durable."""
-    offload(os.fsync, fd)
+def fsync(fd, dirty=None):
+    """Make a file's content durable; `dirty` (bytes written since the last sync) below 1 MiB syncs in place,
+    where a thread hand-off would cost more than the stall it avoids."""
+    if dirty is not None and dirty < INLINE_SYNC_MAX:
+        os.fsync(fd)
+    else:
+        offload(os.fsync, fd)
 
 
 def fsync_path(path):
@@ -190,7 +195,7 @@ class AtomicWriter:
 
     def publish(self, replace):
         """fsync and move into place."""
-        fsync(self.file.fileno())
+        fsync(self.file.fileno(), self.size - self.flushed)
         self.file.close()
         publish(self.temp, self.target, replace)
 

@@ -130,8 +130,8 @@ def _store_part(decision, storage_part, folder_rel):
     _make_parents(target_decision, target)
     temp = storage_part.stream.name
     storage_part.stream.flush()
-    storage.fsync(storage_part.stream.fileno())
     size = os.fstat(storage_part.stream.fileno()).st_size
+    storage.fsync(storage_part.stream.fileno(), size)
     if volume.max_file_size and size > volume.max_file_size:
         abort(413, f"files larger than {volume.max_file_size} bytes are not accepted here")
     replace = (os.path.lexists(target) and volume.on_collision == "overwrite" and target.is_file()

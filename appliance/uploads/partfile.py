@@ -94,8 +94,9 @@ class PartFile:
             os.pwrite(self.fd, block, dest + done)
             done += len(block)
 
-    def sync(self):
-        storage.fsync(self.fd)
+    def sync(self, dirty=None):
+        """Make what was written durable (`dirty`: how many bytes, if known)."""
+        storage.fsync(self.fd, dirty)
 
 
 def _store_block(fd, block, offset, digest):

@@ -222,7 +222,7 @@ def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length,
                 written.extend(positions)
         finally:
             if written:
-                part.sync()
+                part.sync(length)
                 upload, completed = db.upload_mark_chunks(uid, written)
     if completed:
         finish.complete(db, config, upload, synced=True)
