@@ -15,6 +15,7 @@ from .. import storage
 from . import UploadError
 
 BLOCK = 1 << 20
+OFFLOAD_MIN = 64 << 10   # blocks from this size are written and hashed in a thread
 
 
 def create(folder, size):
@@ -80,7 +81,10 @@ class PartFile:
                 storing = None
             if not block:
                 break
-            storing = storage.offload_start(_store_block, self.fd, block, offset + done, digest)
+            if len(block) >= OFFLOAD_MIN:
+                storing = storage.offload_start(_store_block, self.fd, block, offset + done, digest)
+            else:   # a small block costs less than the thread hand-off
+                _store_block(self.fd, block, offset + done, digest)
             done += len(block)
         if storing is not None:
             storing.get()
