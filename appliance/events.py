@@ -2,7 +2,8 @@
 
 Contract: `emit` appends a change to the durable outbox (the events table) in the same process that made the
 change; the worker process (`filedock worker`) calls `drain` to hand pending events to subscribers in order
-and marks them done only after every subscriber returned, so a crash replays rather than loses an event.
+and marks them done only after every subscriber has seen them, so a crash replays rather than loses an
+event (a subscriber that raises is logged and does not hold up the others).
 Subscribers are plain functions `handler(db, config, event)`; later features (dedup, thumbnails, user
 hooks) subscribe the same way the index does.
 """
