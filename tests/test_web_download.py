@@ -131,3 +131,18 @@ def test_selection_as_tar(server, files):
     assert got == expected
     missing = requests.get(server.url + "/?zip&sel=nope", auth=server.auth("admin"))
     assert missing.status_code == 404 and "nope" in missing.json()["error"]
+
+
+def test_big_listings_are_gzipped_for_clients_that_accept_it(server, files):
+    folder = server.root / "many"
+    folder.mkdir()
+    for i in range(600):
+        (folder / f"file-{i:04d}.txt").write_text("x")
+    raw = server.curl("-u", "admin:admin-pw", "-D", "-", "-o", "/dev/null", server.url + "/many/?ls").stdout
+    assert b"content-encoding" not in raw.lower(), "not without Accept-Encoding"
+    packed = server.curl("-u", "admin:admin-pw", "--compressed", "-D", "-", server.url + "/many/?ls").stdout
+    headers, _, body = packed.partition(b"\r\n\r\n")
+    assert b"content-encoding: gzip" in headers.lower() and b"accept-encoding" in headers.lower()
+    assert len(json.loads(body)["files"]) == 600
+    page = requests.get(server.url + "/many/", auth=server.auth("admin"), headers={"Accept": "text/html"})
+    assert page.headers["Content-Encoding"] == "gzip" and "file-0599.txt" in page.text

@@ -6,6 +6,7 @@ right without read) gets the page with an empty listing so its uploader works. G
 get (g); a folder URL without its trailing slash is redirected. filedock's temporary files and symlinks
 that leave the volume are never listed.
 """
+import gzip
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from .auth import csrf_token
 from .dispatch import handles
 from .download import file_response
 
+GZIP_FROM = 16 << 10
 RIGHT_NAMES = {Right.READ: "read", Right.GET: "get", Right.WRITE: "write", Right.UPLOAD: "upload",
                Right.MOVE: "move", Right.DELETE: "delete", Right.ADMIN: "admin"}
 
@@ -97,13 +99,25 @@ def breadcrumbs(path):
     return crumbs
 
 
+def _compressed(body, mimetype):
+    """A listing response, gzipped (fast level) when the client accepts it and it is big enough to matter:
+    a 2000-entry page is about 1 MB of HTML, 60 KB gzipped, which a phone on Wi-Fi notices."""
+    response = Response(body, mimetype=mimetype)
+    response.vary.add("Accept-Encoding")
+    if len(body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.set_data(gzip.compress(body, compresslevel=1))
+        response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
 def _folder(decision, folder):
     path = context.vpath()
     listing = listing_for(decision, folder, path)
     if context.wants_json():
-        return Response(json.dumps(listing, separators=(",", ":")), mimetype="application/json")
-    return render_template("browse.html", listing=listing, breadcrumbs=breadcrumbs(path),
+        return _compressed(json.dumps(listing, separators=(",", ":")).encode(), "application/json")
+    page = render_template("browse.html", listing=listing, breadcrumbs=breadcrumbs(path),
                            user=listing["user"], csrf=csrf_token())
+    return _compressed(page.encode(), "text/html")
 
 
 def _folder_decision():
