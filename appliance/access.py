@@ -95,6 +95,11 @@ def split_vpath(vpath):
     return parts
 
 
+def vpath_of(volume, relpath):
+    """The URL-style path (decoded, no trailing slash) of a path inside a volume."""
+    return "/" + "/".join(p for p in f"{volume.url}/{relpath}".split("/") if p)
+
+
 def find_volume(volumes, vpath):
     """Return (volume, relpath) of the longest volume URL that contains vpath, or (None, "")."""
     parts = split_vpath(vpath)

@@ -48,6 +48,7 @@ class Config:
     values: dict                       # (section, key) -> value
     volumes: tuple
     users: dict = field(default_factory=dict)   # name -> User
+    min_free: int = 0                           # [uploads] min_free in bytes
 
     def get(self, section, key):
         """Return one scalar setting."""
@@ -236,9 +237,9 @@ def load(path=None, environ=None):
         if volume.url in seen:
             raise ConfigError(f"{file}: two [[volumes]] share url {volume.url!r}; each URL path can be served once")
         seen.add(volume.url)
-    parse_size(values[("uploads", "min_free")], f"{file}: [uploads] min_free")
+    min_free = parse_size(values[("uploads", "min_free")], f"{file}: [uploads] min_free")
     for section, name in settings.NOT_YET_SERVED.items():
         if values[(section, "enabled")]:
             raise ConfigError(f"{file}: [{section}] enabled = true: {name} is not served by this version yet; "
                               f"set it to false")
-    return Config(path=file.resolve(), values=values, volumes=volumes, users=users)
+    return Config(path=file.resolve(), values=values, volumes=volumes, users=users, min_free=min_free)

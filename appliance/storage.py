@@ -33,6 +33,16 @@ class NoSpace(Exception):
     """Writing would leave less free disk than configured."""
 
 
+class TooLarge(Exception):
+    """A file is larger than its volume accepts."""
+
+
+def check_size(volume, size):
+    """Raise TooLarge if a file of `size` bytes is over the volume's max_file_size."""
+    if volume.max_file_size and size > volume.max_file_size:
+        raise TooLarge(f"files larger than {volume.max_file_size} bytes are not accepted here")
+
+
 def is_internal(name):
     """Whether a directory entry is filedock's own (temporary files), hidden from every protocol."""
     return name.startswith(TEMP_PREFIX)
@@ -57,12 +67,16 @@ def resolve(volume, relpath):
     parts = [p for p in relpath.split("/") if p != ""]
     for part in parts:
         check_name(part)
-    root = volume.path
-    candidate = root.joinpath(*parts)
-    real = Path(os.path.realpath(candidate))
-    if real != root and root not in real.parents:
+    candidate = volume.path.joinpath(*parts)
+    if not inside(volume, candidate):
         raise PathRefused("path leaves the volume")
     return candidate
+
+
+def inside(volume, path):
+    """Whether a path, with every symlink followed, stays inside the volume's folder."""
+    real = Path(os.path.realpath(path))
+    return real == volume.path or volume.path in real.parents
 
 
 def free_bytes(path):

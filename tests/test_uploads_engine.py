@@ -96,6 +96,13 @@ def sha(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
+def send_all_and_check(db, cfg, data, reply, name):
+    """Send every chunk the reply asked for, one request each, and check the published file."""
+    for chash in reply["hash"]:
+        send(db, cfg, BOB, "/", data, reply, [chash])
+    assert (cfg.volumes[0].path / name).read_bytes() == data
+
+
 def test_chunk_size_and_wark_match_u2c(tmp_path):
     for size in [0, 1, 1 << 20, (1 << 20) + 1, 256 << 20, (256 << 20) + 1, 1 << 30, 6 << 30, 129 << 30, 1 << 40]:
         assert hashing.chunk_size(size) == u2c.up2k_chunksize(size), size
@@ -174,9 +181,7 @@ def test_corrupt_chunk_is_refused_and_stays_missing(db, cfg):
         up2k.write_chunks(db, cfg, BOB, "/", reply["wark"], reply["hash"][0], len(bad), io.BytesIO(bad).read)
     assert refused.value.status == 400 and "corrupted" in refused.value.message
     assert up2k.handshake(db, cfg, BOB, "/", offer("c.bin", data))["hash"] == reply["hash"]
-    for chash in reply["hash"]:
-        send(db, cfg, BOB, "/", data, reply, [chash])
-    assert (cfg.volumes[0].path / "c.bin").read_bytes() == data
+    send_all_and_check(db, cfg, data, reply, "c.bin")
 
 
 def test_a_chunk_request_with_the_wrong_length_or_unknown_hash_is_refused(db, cfg):
@@ -315,7 +320,7 @@ def test_size_limit(tmp_path):
 def test_disk_full_refuses_and_keeps_the_upload_resumable(db, cfg):
     data = os.urandom(2 << 20)
     reply = up2k.handshake(db, cfg, BOB, "/", offer("f.bin", data))
-    full = dataclasses.replace(cfg, values={**cfg.values, ("uploads", "min_free"): "1000T"})
+    full = dataclasses.replace(cfg, min_free=1000 << 40)
     with pytest.raises(UploadError) as refused:
         send(db, full, BOB, "/", data, reply, [reply["hash"][0]])
     assert refused.value.status == 507 and "disk full" in refused.value.message
@@ -326,9 +331,7 @@ def test_disk_full_refuses_and_keeps_the_upload_resumable(db, cfg):
         tus.create(db, full, BOB, "/", 10, {"filename": "h.bin"})
     assert refused.value.status == 507
     assert up2k.handshake(db, cfg, BOB, "/", offer("f.bin", data))["hash"] == reply["hash"]
-    for chash in reply["hash"]:
-        send(db, cfg, BOB, "/", data, reply, [chash])
-    assert (cfg.volumes[0].path / "f.bin").read_bytes() == data
+    send_all_and_check(db, cfg, data, reply, "f.bin")
 
 
 def test_expire_deletes_idle_uploads_only(db, cfg):

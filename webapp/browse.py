@@ -45,11 +45,6 @@ def _file_entry(name, size, mtime):
     return {"name": name, "href": _href(name), "sz": size, "ts": int(mtime), "ext": ext.lower() if dot else ""}
 
 
-def _inside(root, path):
-    real = os.path.realpath(path)
-    return real == str(root) or real.startswith(str(root) + os.sep)
-
-
 def scan_folder(volume, folder):
     """(dirs, files) entries of one folder, skipping internal files and escaping symlinks."""
     dirs, files = [], []
@@ -62,7 +57,7 @@ def scan_folder(volume, folder):
                 st = entry.stat()
             except OSError:
                 continue            # dangling symlink
-            if entry.is_symlink() and not _inside(volume.path, entry.path):
+            if entry.is_symlink() and not storage.inside(volume, entry.path):
                 continue
             mode = st.st_mode
             if S_ISREG(mode):

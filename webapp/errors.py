@@ -10,7 +10,7 @@ import logging
 from flask import g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from appliance.storage import NoSpace, PathRefused
+from appliance.storage import NoSpace, PathRefused, TooLarge
 
 from .context import wants_json
 
@@ -76,5 +76,6 @@ def init_app(app):
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(PathRefused, lambda exc: error_response(400, str(exc)))
     app.register_error_handler(NoSpace, lambda exc: error_response(507, str(exc)))
+    app.register_error_handler(TooLarge, lambda exc: error_response(413, str(exc)))
     app.register_error_handler(OSError, _os_error)
     app.register_error_handler(Exception, _unexpected)

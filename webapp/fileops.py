@@ -14,14 +14,14 @@ from flask import abort, after_this_request, jsonify, redirect, request
 from flask import Request
 
 from appliance import index, storage
-from appliance.access import Action, decide
-from appliance.config import parse_size
+from appliance.access import Action, decide, vpath_of
 
 from . import context
 from .body import body_reader
 from .dispatch import handles, has_query
 
 BLOCK = 1 << 20
+FORM_OVERHEAD = 1 << 20
 
 
 class FiledockRequest(Request):
@@ -50,20 +50,15 @@ class FiledockRequest(Request):
         return open(path, "xb+")
 
 
-def _min_free():
-    return parse_size(context.config().get("uploads", "min_free"), "min_free")
-
-
 def _check_incoming(volume, folder, length):
     """Refuse early what is known to be too large or not to fit on the disk."""
-    if length is not None and volume.max_file_size and length > volume.max_file_size:
-        abort(413, f"files larger than {volume.max_file_size} bytes are not accepted here")
-    storage.ensure_space(folder, length or 0, _min_free())
+    if length is not None:
+        storage.check_size(volume, length)
+    storage.ensure_space(folder, length or 0, context.config().min_free)
 
 
 def _href(volume, relpath, is_dir=False):
-    path = volume.url.rstrip("/") + "/" + relpath
-    return quote(path) + ("/" if is_dir else "")
+    return quote(vpath_of(volume, relpath)) + ("/" if is_dir else "")
 
 
 def _make_parents(decision, target):
@@ -98,8 +93,7 @@ def put_file():
     with storage.AtomicWriter(target) as out:
         while block := read(BLOCK):
             out.write(block)
-            if volume.max_file_size and out.size > volume.max_file_size:
-                abort(413, f"files larger than {volume.max_file_size} bytes are not accepted here")
+            storage.check_size(volume, out.size)
         if request.content_length is not None and out.size != request.content_length:
             abort(400, "the upload was cut short")
         out.publish(replace=existed)
@@ -125,17 +119,16 @@ def _store_part(decision, storage_part, folder_rel):
     volume = decision.volume
     parts = _split_upload_name(storage_part.filename or "")
     rel = "/".join(p for p in [folder_rel, *parts] if p)
-    target_decision = context.require(Action.CREATE, volume.url.rstrip("/") + "/" + rel)
+    target_decision = context.require(Action.CREATE, vpath_of(volume, rel))
     target = context.real_path(target_decision)
     _make_parents(target_decision, target)
     temp = storage_part.stream.name
     storage_part.stream.flush()
     size = os.fstat(storage_part.stream.fileno()).st_size
     storage.fsync(storage_part.stream.fileno(), size)
-    if volume.max_file_size and size > volume.max_file_size:
-        abort(413, f"files larger than {volume.max_file_size} bytes are not accepted here")
+    storage.check_size(volume, size)
     replace = (os.path.lexists(target) and volume.on_collision == "overwrite" and target.is_file()
-               and _may_overwrite(volume.url.rstrip("/") + "/" + rel))
+               and _may_overwrite(vpath_of(volume, rel)))
     name = target.name if replace else storage.unique_name(target.parent, target.name)
     final = target.parent / name
     storage.publish(temp, final, replace=replace)
@@ -153,9 +146,8 @@ def post_form_upload():
     if not folder.is_dir():
         abort(404, "no such folder")
     _check_incoming(decision.volume, folder, None)
-    if request.content_length and decision.volume.max_file_size and \
-            request.content_length > decision.volume.max_file_size + (1 << 20):
-        abort(413, f"files larger than {decision.volume.max_file_size} bytes are not accepted here")
+    if request.content_length:   # allow for the form's own headers and boundaries
+        storage.check_size(decision.volume, request.content_length - FORM_OVERHEAD)
     stored = [_store_part(decision, part, decision.relpath) for part in request.files.getlist("f")]
     if not stored:
         abort(400, "no files in the form (field name f)")

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import index, storage
-from ..access import Action, allows, decide
-from ..config import parse_size
+from ..access import Action, allows, decide, vpath_of
 from . import UploadError
 
 
@@ -36,18 +35,14 @@ def join(folder, name):
 
 def folder_url(volume, folder):
     """The URL path (with a trailing slash) of a folder inside a volume."""
-    parts = [p for p in (volume.url + "/" + folder).split("/") if p]
-    return "/" + "/".join(parts) + ("/" if parts else "")
-
-
-def min_free(config):
-    return parse_size(config.get("uploads", "min_free"), "[uploads] min_free")
+    path = vpath_of(volume, folder)
+    return path if path == "/" else path + "/"
 
 
 def check_space(folder_path, incoming, config):
     """Refuse (507) writing `incoming` more bytes into a folder's filesystem when that breaks min_free."""
     try:
-        storage.ensure_space(folder_path, incoming, min_free(config))
+        storage.ensure_space(folder_path, incoming, config.min_free)
     except storage.NoSpace as exc:
         raise UploadError(507, f"disk full: {exc}") from None
 
@@ -73,8 +68,10 @@ def resolve(config, principal, folder_vpath, name, size, want_replace):
         folder_path = storage.resolve(volume, decision.relpath)
     except storage.PathRefused as exc:
         raise UploadError(400, str(exc)) from None
-    if volume.max_file_size and size > volume.max_file_size:
-        raise UploadError(413, f"files larger than {volume.max_file_size} bytes are not accepted here")
+    try:
+        storage.check_size(volume, size)
+    except storage.TooLarge as exc:
+        raise UploadError(413, str(exc)) from None
     replace_ok = (want_replace or volume.on_collision == "overwrite") and allows(decision.rights, Action.OVERWRITE)
     return Target(volume, decision.relpath, folder_path, name, replace_ok)
 

@@ -40,7 +40,7 @@ def max_size(config, volume):
     """The largest upload a volume takes now: its max_file_size, else what fits above min_free."""
     if volume.max_file_size:
         return volume.max_file_size
-    return max(0, storage.free_bytes(volume.path) - targets.min_free(config))
+    return max(0, storage.free_bytes(volume.path) - config.min_free)
 
 
 def create(db, config, principal, folder_vpath, length, metadata):
