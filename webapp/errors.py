@@ -1,8 +1,8 @@
 """Clear errors for people and scripts: an HTML page or JSON with status and message, never a stack trace.
 
 Contract: every error, whether raised by `abort(status, message)`, by the core (PathRefused, NoSpace,
-FileExistsError...) or unexpected, ends here. Scripts get `{"error": message, "status": N}`; browsers get
-error.html. Unexpected exceptions are logged with their traceback and answered with a plain 500.
+TooLarge, the upload engine's UploadError, FileExistsError...) or unexpected, ends here. Scripts get
+`{"error": message, "status": N}`; browsers get error.html. Unexpected exceptions are logged with their traceback and answered with a plain 500.
 """
 import errno
 import logging
@@ -11,6 +11,7 @@ from flask import g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from appliance.storage import NoSpace, PathRefused, TooLarge
+from appliance.uploads import UploadError
 
 from .context import wants_json
 
@@ -77,5 +78,6 @@ def init_app(app):
     app.register_error_handler(PathRefused, lambda exc: error_response(400, str(exc)))
     app.register_error_handler(NoSpace, lambda exc: error_response(507, str(exc)))
     app.register_error_handler(TooLarge, lambda exc: error_response(413, str(exc)))
+    app.register_error_handler(UploadError, lambda exc: error_response(exc.status, exc.message))
     app.register_error_handler(OSError, _os_error)
     app.register_error_handler(Exception, _unexpected)

@@ -7,19 +7,13 @@ with the engine's status (400 corrupt chunk, 401/403 rights, 404 unknown upload,
 """
 from flask import abort, jsonify, request
 
-from appliance.uploads import UploadError, up2k
+from appliance.uploads import up2k
 
 from . import context
 from .body import body_reader
 from .dispatch import handles
-from .errors import error_response
 
 MAX_HANDSHAKE = 1 << 20   # 4096 chunk hashes of 44 characters fit many times over
-
-
-def refuse(exc):
-    """Turn an engine refusal into the HTTP error response."""
-    abort(error_response(exc.status, exc.message))
 
 
 @handles("POST", lambda req: req.mimetype == "application/json", priority=50)
@@ -28,10 +22,7 @@ def handshake():
     if request.content_length is None or request.content_length > MAX_HANDSHAKE:
         abort(413 if request.content_length else 411, "the handshake must be a JSON body of at most 1 MiB")
     body = request.get_json(silent=True)
-    try:
-        return jsonify(up2k.handshake(context.db(), context.config(), context.principal(), context.vpath(), body))
-    except UploadError as exc:
-        refuse(exc)
+    return jsonify(up2k.handshake(context.db(), context.config(), context.principal(), context.vpath(), body))
 
 
 @handles("POST", lambda req: "X-Up2k-Hash" in req.headers, priority=40)
@@ -41,11 +32,7 @@ def chunks():
         abort(411, "chunk requests need a Content-Length")
     if "X-Up2k-Subc" in request.headers:
         abort(400, "subchunks are not supported; run u2c with --szm larger than the chunk size")
-    try:
-        up2k.write_chunks(context.db(), context.config(), context.principal(), context.vpath(),
-                          request.headers.get("X-Up2k-Wark", ""), request.headers["X-Up2k-Hash"],
-                          request.content_length,
-                          body_reader(request.environ, request.content_length))
-    except UploadError as exc:
-        refuse(exc)
+    up2k.write_chunks(context.db(), context.config(), context.principal(), context.vpath(),
+                      request.headers.get("X-Up2k-Wark", ""), request.headers["X-Up2k-Hash"],
+                      request.content_length, body_reader(request.environ, request.content_length))
     return "thank", 200, {"Content-Type": "text/plain; charset=utf-8"}
