@@ -2,7 +2,8 @@
 
 Contract: every error, whether raised by `abort(status, message)`, by the core (PathRefused, NoSpace,
 TooLarge, the upload engine's UploadError, FileExistsError...) or unexpected, ends here. Scripts get
-`{"error": message, "status": N}`; browsers get error.html. Unexpected exceptions are logged with their traceback and answered with a plain 500.
+`{"error": message, "status": N}`; browsers get error.html. Unexpected exceptions are logged with their
+traceback and answered with a plain 500.
 """
 import errno
 import logging
