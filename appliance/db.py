@@ -33,7 +33,7 @@ SCHEMA = [
         id TEXT PRIMARY KEY, volume TEXT NOT NULL, wark TEXT, folder TEXT NOT NULL, name TEXT NOT NULL,
         size INTEGER NOT NULL, lmod INTEGER NOT NULL, chunk_size INTEGER NOT NULL, hashes TEXT NOT NULL,
         have TEXT NOT NULL, temp TEXT NOT NULL, username TEXT, replace_ok INTEGER NOT NULL,
-        meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL)""",
+        meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, boot TEXT)""",
     """CREATE TABLE IF NOT EXISTS events (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, volume TEXT NOT NULL,
         relpath TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)""",
@@ -42,7 +42,9 @@ SCHEMA = [
 
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at"
 UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
-                  "replace_ok, meta, created, updated")
+                  "replace_ok, meta, created, updated, boot")
+# Columns added after a release, with their definitions: added to older databases when they are opened.
+ADDED_COLUMNS = [("uploads", "boot", "TEXT")]
 
 
 def _row_dict(cursor, row):
@@ -61,6 +63,12 @@ class Database:
         with self.transaction():
             for statement in SCHEMA:
                 self._conn.execute(statement)
+            for table, column, definition in ADDED_COLUMNS:
+                try:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def _connect(self):
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -189,11 +197,15 @@ class Database:
         """Store a new upload (a dict with UPLOAD_COLUMNS keys) unless one with its id exists; return the stored
         row, which is someone else's when two clients started the same upload at once."""
         row = dict(upload, hashes=json.dumps(upload["hashes"]), have=json.dumps(upload["have"]),
-                   meta=json.dumps(upload["meta"]), updated=time.time())
+                   meta=json.dumps(upload["meta"]), updated=time.time(), boot=upload.get("boot"))
         names = UPLOAD_COLUMNS.split(", ")
-        self._run(f"INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES ({', '.join('?' * len(names))}) "
-                  "ON CONFLICT (id) DO NOTHING", tuple(row[n] for n in names))
-        return self.upload_get(upload["id"])
+        with self._lock:
+            inserted = self._conn.execute(
+                f"INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES ({', '.join('?' * len(names))}) "
+                "ON CONFLICT (id) DO NOTHING RETURNING id", tuple(row[n] for n in names)).fetchone()
+        if inserted is None:
+            return self.upload_get(upload["id"])
+        return dict(upload, updated=row["updated"], boot=row["boot"])
 
     def _upload_row(self, row):
         if row is not None:
@@ -203,20 +215,31 @@ class Database:
     def upload_get(self, upload_id):
         return self._upload_row(self._one(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,)))
 
-    def upload_mark_chunks(self, upload_id, indexes):
-        """Add chunk indexes to an upload's 'have' set atomically; return (updated row, completed), where
-        completed is true for exactly the one call that made 'have' hold every chunk. Row is None if the
-        upload is gone."""
+    def upload_have(self, upload_id):
+        """The chunk indexes an upload holds now (None if the upload is gone)."""
+        row = self._one("SELECT have FROM uploads WHERE id = ?", (upload_id,))
+        return None if row is None else set(json.loads(row["have"]))
+
+    def upload_mark_chunks(self, upload, indexes, boot):
+        """Add chunk indexes to an upload's 'have' set atomically, noting the boot they were written in;
+        return (updated row, completed), where completed is true for exactly the one call that made 'have'
+        hold every chunk. Row is None if the upload is gone."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT have, hashes FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            row = conn.execute("SELECT have FROM uploads WHERE id = ?", (upload["id"],)).fetchone()
             if row is None:
                 return None, False
             before = set(json.loads(row["have"]))
-            have = before | set(indexes)
-            count = len(json.loads(row["hashes"]))
-            conn.execute("UPDATE uploads SET have = ?, updated = ? WHERE id = ?",
-                         (json.dumps(sorted(have)), time.time(), upload_id))
-            return self.upload_get(upload_id), len(before) < count == len(have)
+            have = sorted(before | set(indexes))
+            now = time.time()
+            conn.execute("UPDATE uploads SET have = ?, updated = ?, boot = ? WHERE id = ?",
+                         (json.dumps(have), now, boot, upload["id"]))
+        count = len(upload["hashes"])
+        return dict(upload, have=have, updated=now, boot=boot), len(before) < count == len(have)
+
+    def upload_set_have(self, upload_id, indexes, boot):
+        """Replace an upload's 'have' set (after re-checking its chunks on disk)."""
+        self._run("UPDATE uploads SET have = ?, boot = ? WHERE id = ?", (json.dumps(sorted(indexes)), boot,
+                                                                        upload_id))
 
     def upload_touch(self, upload_id, idle_before=None):
         """Mark an upload as active now; with idle_before, only if it was idle since then. Return whether it

@@ -119,6 +119,20 @@ def start_writeback(fd, offset, length):
         _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
 
 
+def boot_id():
+    """An id of the running kernel boot: bytes written but not fsynced under another boot may be lost."""
+    global _BOOT_ID
+    if _BOOT_ID is None:
+        try:
+            _BOOT_ID = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        except OSError:   # not Linux: never trust unsynced bytes across restarts
+            _BOOT_ID = f"process-{os.getpid()}-{time.time()}"
+    return _BOOT_ID
+
+
+_BOOT_ID = None
+
+
 def _gevent_threadpool():
     if "gevent" in sys.modules:
         from gevent import get_hub

@@ -13,7 +13,7 @@ import time
 import pytest
 from copyparty.web.a import u2c
 
-from appliance import accounts, config as configmod, index
+from appliance import accounts, config as configmod, index, storage
 from appliance.access import Principal
 from appliance.db import Database
 from appliance.uploads import UploadError, expire, hashing, tus, up2k
@@ -161,6 +161,26 @@ def test_resume_after_restart_needs_only_missing_chunks(db, cfg):
     assert again["hash"] == reply["hash"][2:]
     send(restarted, cfg, BOB, "/", data, again, again["hash"])   # the rest in one request
     assert (cfg.volumes[0].path / "big.bin").read_bytes() == data
+
+
+def test_after_a_reboot_chunks_lost_with_the_page_cache_are_asked_for_again(db, cfg):
+    data = os.urandom(5 << 20)
+    reply = up2k.handshake(db, cfg, BOB, "/", offer("cut.bin", data))
+    send(db, cfg, BOB, "/", data, reply, reply["hash"][:3])
+    uid = up2k.upload_id("/", "", reply["wark"])
+    upload = db.upload_get(uid)
+    assert upload["have"] == [0, 1, 2] and upload["boot"] == storage.boot_id()
+    # A power cut lost chunk 1 (it was marked but never synced); the machine boots again.
+    with open(upload["temp"], "r+b") as f:
+        f.seek(1 << 20)
+        f.write(bytes(1 << 20))
+    db._run("UPDATE uploads SET boot = ? WHERE id = ?", ("an-earlier-boot", uid))
+    again = up2k.handshake(db, cfg, BOB, "/", offer("cut.bin", data))
+    assert again["hash"] == [reply["hash"][1]] + reply["hash"][3:]
+    assert db.upload_get(uid)["boot"] == storage.boot_id()
+    for chash in again["hash"]:
+        send(db, cfg, BOB, "/", data, again, [chash])
+    assert (cfg.volumes[0].path / "cut.bin").read_bytes() == data
 
 
 def test_joined_chunks_with_prefix_header(db, cfg):
@@ -337,7 +357,7 @@ def test_disk_full_refuses_and_keeps_the_upload_resumable(db, cfg):
 def test_expire_deletes_idle_uploads_only(db, cfg):
     data = os.urandom(2 << 20)
     old = up2k.handshake(db, cfg, BOB, "/", offer("old.bin", data))
-    fresh = up2k.handshake(db, cfg, BOB, "/", offer("fresh.bin", os.urandom(10)))
+    fresh = up2k.handshake(db, cfg, BOB, "/", offer("fresh.bin", os.urandom(2 << 20)))
     assert fresh["hash"]
     temps = lambda: sorted(p.name for p in cfg.volumes[0].path.iterdir() if p.name.startswith(".filedock-part-"))
     assert len(temps()) == 2
@@ -354,7 +374,7 @@ def test_a_complete_but_unpublished_upload_is_published_by_the_next_handshake(db
     upload = db.upload_get(uid)
     with open(upload["temp"], "r+b") as f:
         f.write(data)
-    db.upload_mark_chunks(uid, [0, 1])       # as if the finishing process died right after this
+    db.upload_mark_chunks(upload, [0, 1], "boot")   # as if the finishing process died right after this
     assert up2k.handshake(db, cfg, BOB, "/", offer("crash.bin", data))["hash"] == []   # still within grace
     assert not (cfg.volumes[0].path / "crash.bin").exists()
     db._run("UPDATE uploads SET updated = ? WHERE id = ?", (time.time() - 120, uid))

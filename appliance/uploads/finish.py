@@ -15,12 +15,11 @@ from . import dedup, hashing, partfile
 from .target import Target, join
 
 
-def publish(db, target, temp, *, wark=None, lmod=None, shared=False, synced=False):
-    """Move a finished temporary file into place and index it; return the name it got.
+def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None):
+    """fsync a finished temporary file, move it into place and index it; return the name it got.
 
-    `synced`: every byte of temp is already on disk (each chunk was synced before it counted)."""
-    if not synced:
-        storage.fsync_path(temp)
+    `upload_id`: the upload record to delete in the same transaction that indexes the file."""
+    storage.fsync_path(temp)
     if lmod and not shared:
         os.utime(temp, (lmod, lmod))
     name, replace = target.name, target.replace_ok
@@ -32,8 +31,10 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, synced=Fals
             break
         except (FileExistsError, IsADirectoryError):   # lost a race for the name, or a folder is in the way
             name, replace = target.name, False
-    index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name,
-                    wark=wark)
+    with db.transaction():
+        index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark)
+        if upload_id is not None:
+            db.upload_delete(upload_id)
     return name
 
 
@@ -56,7 +57,7 @@ def target_of(config, upload):
     return Target(volume, upload["folder"], folder_path, upload["name"], bool(upload["replace_ok"]))
 
 
-def complete(db, config, upload, find_twins=False, synced=False):
+def complete(db, config, upload, find_twins=False):
     """Publish a fully received upload and delete its record; return the final name (None if orphaned)."""
     target = target_of(config, upload)
     temp = upload["temp"]
@@ -74,6 +75,4 @@ def complete(db, config, upload, find_twins=False, synced=False):
             partfile.remove(temp)
             db.upload_delete(upload["id"])
             return name
-    name = publish(db, target, temp, wark=wark, lmod=upload["lmod"], synced=synced)
-    db.upload_delete(upload["id"])
-    return name
+    return publish(db, target, temp, wark=wark, lmod=upload["lmod"], upload_id=upload["id"])

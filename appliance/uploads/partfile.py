@@ -5,14 +5,16 @@ every listing hides it). A PartFile is one request's handle on it: `lock(offset,
 non-blocking byte-range lock that belongs to this handle alone (Linux open-file-description locks, so two
 greenlets of one worker exclude each other as two processes do, and a killed process loses its locks),
 `receive` streams a request body into place at an offset while hashing it, `copy` duplicates a range inside
-the file, `sync` makes the written bytes durable. Closing the handle releases its locks.
+the file, `start_writeback` asks the kernel to start writing a range to disk without waiting for it, `sync`
+makes the written bytes durable. Closing the handle releases its locks. `verified_chunks` re-reads chunks
+from disk and keeps those whose bytes match their hashes (after a reboot, unsynced bytes may be lost).
 """
 import fcntl
 import os
 import struct
 
 from .. import storage
-from . import UploadError
+from . import UploadError, hashing
 
 BLOCK = 1 << 20
 OFFLOAD_MIN = 64 << 10   # blocks from this size are written and hashed in a thread
@@ -98,6 +100,11 @@ class PartFile:
             os.pwrite(self.fd, block, dest + done)
             done += len(block)
 
+    def start_writeback(self, offset, length):
+        """Start writing a range to disk in the background (so the fsync at publish has little left)."""
+        if length >= OFFLOAD_MIN:
+            storage.offload(storage.start_writeback, self.fd, offset, length)   # it can wait for the disk queue
+
     def sync(self, dirty=None):
         """Make what was written durable (`dirty`: how many bytes, if known)."""
         storage.fsync(self.fd, dirty)
@@ -107,6 +114,24 @@ def _store_block(fd, block, offset, digest):
     """Write and hash one block (both release the GIL, so in a thread they use another core)."""
     os.pwrite(fd, block, offset)
     digest.update(block)
+
+
+def verified_chunks(path, hashes, chunk_size, size, indexes):
+    """The chunk indexes among `indexes` whose bytes in the file at path match their hashes."""
+    kept = set()
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return kept
+    try:
+        for index in indexes:
+            offset = index * chunk_size
+            data = os.pread(fd, min(chunk_size, size - offset), offset)
+            if hashing.chunk_hash(data) == hashes[index]:
+                kept.add(index)
+    finally:
+        os.close(fd)
+    return kept
 
 
 def discard(read, length):

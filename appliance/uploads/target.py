@@ -78,6 +78,8 @@ def resolve(config, principal, folder_vpath, name, size, want_replace):
 
 def make_folder(db, target):
     """Create the target folder and any missing parents (each checked by the resolver)."""
+    if target.folder_path.is_dir():   # resolved already, so it is inside the volume
+        return
     parts = [p for p in target.folder.split("/") if p]
     for depth in range(1, len(parts) + 1):
         relpath = "/".join(parts[:depth])

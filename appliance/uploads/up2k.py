@@ -11,8 +11,11 @@ upload and send only what is missing.
 `write_chunks(db, config, principal, folder_vpath, wark, hash_header, length, read)` stores the chunks named
 by an X-Up2k-Hash header ("hash" or "hash0,n,<n-character prefixes of the following chunks>") from a body of
 `length` bytes read with read(n). Each chunk is verified against its hash before it counts; a corrupt one is
-refused with 400 and stays missing. Verified chunks are synced and marked in the database before the request
-ends, whatever happens after them; the request that marks the last chunk publishes the file.
+refused with 400 and stays missing. Verified chunks are marked in the database before the request ends,
+whatever happens after them, and the kernel starts writing them to disk; the request that marks the last
+chunk publishes the file, which fsyncs it first. Chunks are not synced one by one: each mark records the boot
+it happened in, and an upload seen again after a reboot has its marked chunks re-read and re-hashed, so
+bytes lost with the page cache are asked for again, never published.
 """
 import dataclasses
 import hashlib
@@ -20,6 +23,7 @@ import os
 import time
 from urllib.parse import quote
 
+from .. import storage
 from ..access import Action
 from . import UploadError, dedup, finish, hashing, partfile
 from . import target as targets
@@ -123,6 +127,8 @@ def handshake(db, config, principal, folder_vpath, body):
     if upload is not None and not os.path.exists(upload["temp"]):   # its temporary file was removed
         db.upload_delete(uid)
         upload = None
+    if upload is not None:
+        upload = recheck_after_reboot(db, upload)
     if upload is None:
         if twins:
             twin, source = twins[0]
@@ -140,7 +146,8 @@ def handshake(db, config, principal, folder_vpath, body):
         # Every chunk arrived but the request that completed it died before publishing: take it over.
         if db.upload_touch(uid, idle_before=time.time() - FINISH_GRACE):
             return _reply(target, offer, wark, finish.complete(db, config, upload), [])
-    return _reply(target, offer, wark, targets.predicted_name(finish.target_of(config, upload)), needed)
+    upload_target = dataclasses.replace(target, name=upload["name"], replace_ok=bool(upload["replace_ok"]))
+    return _reply(target, offer, wark, targets.predicted_name(upload_target), needed)
 
 
 def parse_hash_header(text):
@@ -179,11 +186,16 @@ def _chunk_length(upload, position):
     return min(upload["chunk_size"], upload["size"] - position * upload["chunk_size"])
 
 
-def _have(db, uid):
-    upload = db.upload_get(uid)
-    if upload is None:
-        raise UploadError(404, "this upload is finished or gone; handshake again")
-    return set(upload["have"])
+def recheck_after_reboot(db, upload):
+    """Chunks are marked received before they are synced; after a reboot, keep only those whose bytes reached
+    the disk (see the module contract). Return the upload as it stands now."""
+    boot = storage.boot_id()
+    if upload["boot"] in (None, boot) or not upload["have"]:
+        return upload
+    kept = storage.offload(partfile.verified_chunks, upload["temp"], upload["hashes"], upload["chunk_size"],
+                           upload["size"], upload["have"])
+    db.upload_set_have(upload["id"], kept, boot)
+    return dict(upload, have=sorted(kept), boot=boot)
 
 
 def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length, read):
@@ -193,21 +205,27 @@ def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length,
     upload = db.upload_get(uid)
     if upload is None:
         raise UploadError(404, "no such upload (finished, expired or never started); handshake again")
+    upload = recheck_after_reboot(db, upload)
     located = _locate(upload, parse_hash_header(hash_header))
     expected = sum(_chunk_length(upload, positions[0]) for _, positions in located)
     if length != expected:
         raise UploadError(400, f"the body has {length} bytes but those chunks have {expected}")
     targets.check_space(os.path.dirname(upload["temp"]), length, config)
 
+    single = len(upload["hashes"]) == 1   # the request that brings its chunk completes it: nothing to mark
+    start = located[0][1][0] * upload["chunk_size"]
     written, completed = [], False
     with partfile.PartFile(upload["temp"]) as part:
+        if not part.lock(start, length):
+            raise UploadError(400, "these chunks are already being written by another request")
+        have = db.upload_have(uid)   # read again under the lock: another request may have written them
+        if have is None:
+            raise UploadError(404, "this upload is finished or gone; handshake again")
         try:
             for chash, positions in located:
                 size = _chunk_length(upload, positions[0])
                 offset = positions[0] * upload["chunk_size"]
-                if not part.lock(offset, size):
-                    raise UploadError(400, f"chunk {chash} is already being written by another request")
-                if positions[0] in _have(db, uid):
+                if positions[0] in have:
                     partfile.discard(read, size)
                     continue
                 digest = hashlib.sha512()
@@ -221,9 +239,12 @@ def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length,
                     part.copy(offset, other * upload["chunk_size"], size)
                 written.extend(positions)
         finally:
-            if written:
-                part.sync(length)
-                upload, completed = db.upload_mark_chunks(uid, written)
+            if written and not single:
+                part.start_writeback(start, length)
+                upload, completed = db.upload_mark_chunks(upload, written, storage.boot_id())
+        if single and written:   # under the lock, so a racing request finds the record gone, not a chunk to redo
+            finish.complete(db, config, upload)
     if completed:
-        finish.complete(db, config, upload, synced=True)
+        finish.complete(db, config, upload)
     return len(written)
+
