@@ -75,8 +75,8 @@ def resolve(volume, relpath):
 
 def inside(volume, path):
     """Whether a path, with every symlink followed, stays inside the volume's folder."""
-    real = Path(os.path.realpath(path))
-    return real == volume.path or volume.path in real.parents
+    real, root = os.path.realpath(path), str(volume.path)
+    return real == root or real.startswith(root.rstrip("/") + "/")
 
 
 def free_bytes(path):
@@ -184,20 +184,18 @@ def fsync_path(path):
 
 def unique_name(folder, name):
     """The name itself if free in folder, else "stem (2).ext", "stem (3).ext", ..."""
-    folder = Path(folder)
-    if not os.path.lexists(folder / name):
+    if not os.path.lexists(os.path.join(folder, name)):
         return name
     stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
     for n in range(2, 100000):
         candidate = f"{stem} ({n}){dot}{ext}"
-        if not os.path.lexists(folder / candidate):
+        if not os.path.lexists(os.path.join(folder, candidate)):
             return candidate
-    raise FileExistsError(errno.EEXIST, "no free name", str(folder / name))
+    raise FileExistsError(errno.EEXIST, "no free name", os.path.join(folder, name))
 
 
 def publish(temp, target, replace):
     """Move a finished, fsynced temporary file into place; FileExistsError if target exists and not replace."""
-    temp, target = Path(temp), Path(target)
     if replace:
         os.rename(temp, target)
     else:

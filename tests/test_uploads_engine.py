@@ -183,6 +183,21 @@ def test_after_a_reboot_chunks_lost_with_the_page_cache_are_asked_for_again(db, 
     assert (cfg.volumes[0].path / "cut.bin").read_bytes() == data
 
 
+def test_a_one_chunk_upload_makes_its_file_when_the_chunk_comes_and_a_late_resend_leaves_nothing(db, cfg):
+    data = os.urandom(300 << 10)
+    reply = up2k.handshake(db, cfg, BOB, "/", offer("small.bin", data))
+    uid = up2k.upload_id("/", "", reply["wark"])
+    temp = db.upload_get(uid)["temp"]
+    assert not os.path.exists(temp)          # nothing on disk until the chunk arrives
+    assert up2k.handshake(db, cfg, BOB, "/", offer("small.bin", data))["hash"] == reply["hash"]
+    assert send(db, cfg, BOB, "/", data, reply, reply["hash"]) == 1
+    assert (cfg.volumes[0].path / "small.bin").read_bytes() == data
+    with pytest.raises(UploadError) as late:  # the same chunk again, from a client that missed the answer
+        send(db, cfg, BOB, "/", data, reply, reply["hash"])
+    assert late.value.status == 404
+    assert sorted(p.name for p in cfg.volumes[0].path.iterdir()) == ["small.bin"]
+
+
 def test_joined_chunks_with_prefix_header(db, cfg):
     data = os.urandom(4 << 20)
     reply = up2k.handshake(db, cfg, BOB, "/", offer("j.bin", data))

@@ -23,7 +23,7 @@ def config():
 
 def db():
     """This process's Database connection."""
-    state_dir = config().state_dir
+    state_dir = config().get("server", "state_dir")
     if state_dir not in _DB:
         _DB[state_dir] = Database(state_dir)
     return _DB[state_dir]

@@ -15,11 +15,15 @@ from . import dedup, hashing, partfile
 from .target import Target, join
 
 
-def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None):
+def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None, fd=None):
     """fsync a finished temporary file, move it into place and index it; return the name it got.
 
-    `upload_id`: the upload record to delete in the same transaction that indexes the file."""
-    storage.fsync_path(temp)
+    `upload_id`: the upload record to delete in the same transaction that indexes the file; `fd`: an open
+    descriptor of temp, if the caller has one (saves opening it again)."""
+    if fd is None:
+        storage.fsync_path(temp)
+    else:
+        storage.fsync(fd)
     if lmod and not shared:
         os.utime(temp, (lmod, lmod))
     name, replace = target.name, target.replace_ok
@@ -57,8 +61,9 @@ def target_of(config, upload):
     return Target(volume, upload["folder"], folder_path, upload["name"], bool(upload["replace_ok"]))
 
 
-def complete(db, config, upload, find_twins=False):
-    """Publish a fully received upload and delete its record; return the final name (None if orphaned)."""
+def complete(db, config, upload, find_twins=False, fd=None):
+    """Publish a fully received upload and delete its record; return the final name (None if orphaned).
+    `fd`: an open descriptor of the upload's temporary file, if the caller has one."""
     target = target_of(config, upload)
     temp = upload["temp"]
     if target is None:
@@ -75,4 +80,4 @@ def complete(db, config, upload, find_twins=False):
             partfile.remove(temp)
             db.upload_delete(upload["id"])
             return name
-    return publish(db, target, temp, wark=wark, lmod=upload["lmod"], upload_id=upload["id"])
+    return publish(db, target, temp, wark=wark, lmod=upload["lmod"], upload_id=upload["id"], fd=fd)

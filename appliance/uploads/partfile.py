@@ -1,7 +1,7 @@
 """The hidden temporary file an upload is assembled in, written at offsets by many requests at once.
 
 Contract: `create(folder, size)` makes a sparse file of the final size under a `.filedock-part-` name (so
-every listing hides it). A PartFile is one request's handle on it: `lock(offset, length)` takes a
+every listing hides it). A PartFile is one request's handle on it (or creates it, for a one-chunk upload): `lock(offset, length)` takes a
 non-blocking byte-range lock that belongs to this handle alone (Linux open-file-description locks, so two
 greenlets of one worker exclude each other as two processes do, and a killed process loses its locks),
 `receive` streams a request body into place at an offset while hashing it (whole page-aligned blocks go
@@ -51,13 +51,27 @@ def _flock(kind, offset, length):
 class PartFile:
     """One request's read-write handle on a temporary upload file."""
 
-    def __init__(self, path):
+    def __init__(self, path, create=False):
+        """Open the file at path; with `create`, make it if it does not exist yet."""
         self.path = path
         self.direct_fd = None
+        self.created = False
         try:
-            self.fd = os.open(path, os.O_RDWR)
+            if create:
+                try:
+                    self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                    self.created = True
+                except FileExistsError:
+                    self.fd = os.open(path, os.O_RDWR)
+            else:
+                self.fd = os.open(path, os.O_RDWR)
         except FileNotFoundError:
             raise UploadError(404, "the partial upload is gone (expired or cancelled); start again") from None
+
+    def discard_if_created(self):
+        """Remove the file if this handle created it (its upload turned out to be gone)."""
+        if self.created:
+            remove(self.path)
 
     def close(self):
         os.close(self.fd)

@@ -93,10 +93,14 @@ def _reply(target, offer, wark, name, needed):
 
 
 def _start(db, config, principal, target, offer, wark, uid):
-    """Create the temporary file and the record of a new upload (or join one a racing client just made)."""
+    """Create the temporary file and the record of a new upload (or join one a racing client just made).
+    A one-chunk upload gets its temporary file from the request that brings the chunk."""
     targets.make_folder(db, target)
     targets.check_space(target.folder_path, offer.size, config)
-    temp = partfile.create(target.folder_path, offer.size)
+    if len(offer.hashes) == 1:
+        temp = storage.temp_path(target.folder_path)
+    else:
+        temp = partfile.create(target.folder_path, offer.size)
     stored = db.upload_create({
         "id": uid, "volume": target.volume.url, "wark": wark, "folder": target.folder, "name": target.name,
         "size": offer.size, "lmod": offer.lmod, "chunk_size": hashing.chunk_size(offer.size),
@@ -105,6 +109,13 @@ def _start(db, config, principal, target, offer, wark, uid):
     if stored["temp"] != str(temp):
         partfile.remove(temp)
     return stored
+
+
+def _lost(upload):
+    """Whether an upload's temporary file was removed (expired or cleaned up) after it had been created."""
+    if os.path.exists(upload["temp"]):
+        return False
+    return len(upload["hashes"]) > 1 or bool(upload["have"])
 
 
 def handshake(db, config, principal, folder_vpath, body):
@@ -124,7 +135,7 @@ def handshake(db, config, principal, folder_vpath, body):
 
     uid = upload_id(target.volume.url, target.folder, wark)
     upload = db.upload_get(uid)
-    if upload is not None and not os.path.exists(upload["temp"]):   # its temporary file was removed
+    if upload is not None and _lost(upload):
         db.upload_delete(uid)
         upload = None
     if upload is not None:
@@ -215,11 +226,12 @@ def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length,
     single = len(upload["hashes"]) == 1   # the request that brings its chunk completes it: nothing to mark
     start = located[0][1][0] * upload["chunk_size"]
     written, completed = [], False
-    with partfile.PartFile(upload["temp"]) as part:
+    with partfile.PartFile(upload["temp"], create=single) as part:
         if not part.lock(start, length):
             raise UploadError(400, "these chunks are already being written by another request")
         have = db.upload_have(uid)   # read again under the lock: another request may have written them
         if have is None:
+            part.discard_if_created()
             raise UploadError(404, "this upload is finished or gone; handshake again")
         try:
             for chash, positions in located:
@@ -242,9 +254,8 @@ def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length,
             if written and not single:
                 part.start_writeback(start, length)
                 upload, completed = db.upload_mark_chunks(upload, written, storage.boot_id())
-        if single and written:   # under the lock, so a racing request finds the record gone, not a chunk to redo
-            finish.complete(db, config, upload)
-    if completed:
-        finish.complete(db, config, upload)
+        if completed or (single and written):
+            # under the lock, so a racing request finds the record gone, not a chunk to redo
+            finish.complete(db, config, upload, fd=part.fd)
     return len(written)
 
