@@ -119,6 +119,55 @@ def start_writeback(fd, offset, length):
         _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)
 
 
+DIRECT_ALIGN = 4096        # O_DIRECT wants buffer address, offset and length in multiples of the block size
+DIRECT_MIN = 64 << 10      # smaller blocks are not worth a thread hand-off or a wait for the device
+
+
+def direct_aligned(block, offset):
+    """Whether a block can be written with O_DIRECT at offset: a writable buffer (one we allocated, so its
+    address is ours to choose) with address, length and offset aligned, and big enough to be worth it."""
+    if len(block) < DIRECT_MIN or offset % DIRECT_ALIGN or len(block) % DIRECT_ALIGN:
+        return False
+    try:
+        address = ctypes.addressof(ctypes.c_char.from_buffer(block))
+    except TypeError:   # read-only bytes
+        return False
+    return address % DIRECT_ALIGN == 0
+
+
+def write_at(fd, block, offset):
+    """Write a whole block at offset (pwrite may write less than asked)."""
+    while block:
+        written = os.pwrite(fd, block, offset)
+        block, offset = block[written:], offset + written
+
+
+class DirectDescriptor:
+    """A file's second, O_DIRECT descriptor, opened on first use: whole aligned blocks written through it go
+    from our buffer to the disk without the CPU copying them into the page cache, and the fsync that ends an
+    upload has nothing left to write. Filesystems that refuse O_DIRECT (tmpfs, some FUSE) get the plain one."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fd = None
+
+    def for_block(self, block, offset, plain_fd):
+        """The descriptor to write this block at offset through."""
+        if not direct_aligned(block, offset):
+            return plain_fd
+        if self.fd is None:
+            try:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_DIRECT)
+            except OSError:
+                self.fd = 0
+        return self.fd or plain_fd
+
+    def close(self):
+        if self.fd:
+            os.close(self.fd)
+        self.fd = None
+
+
 def boot_id():
     """An id of the running kernel boot: bytes written but not fsynced under another boot may be lost."""
     global _BOOT_ID
@@ -204,16 +253,32 @@ def publish(temp, target, replace):
 
 
 class AtomicWriter:
-    """Write a file through a hidden temporary name; `publish()` makes it visible, anything else discards it."""
+    """Write a file through a hidden temporary name; `publish()` makes it visible, anything else discards it.
+
+    `write(block)` stores blocks in order; a whole page-aligned block goes through O_DIRECT in a thread while
+    the caller receives the next one, so the block must stay valid until the following write() call."""
 
     def __init__(self, target):
         self.target = Path(target)
         self.temp = temp_path(self.target.parent)
         self.file = open(self.temp, "xb", buffering=0)
+        self.direct = DirectDescriptor(self.temp)
         self.size = self.flushed = 0
+        self.storing = None
+
+    def _wait(self):
+        if self.storing is not None:
+            storing, self.storing = self.storing, None
+            storing.get()
 
     def write(self, data):
-        self.file.write(data)
+        self._wait()
+        fd = self.direct.for_block(data, self.size, self.file.fileno())
+        if fd != self.file.fileno():
+            self.storing = offload_start(write_at, fd, data, self.size)
+            self.flushed = self.size + len(data)   # already on its way to the disk
+        else:
+            write_at(self.file.fileno(), data, self.size)
         self.size += len(data)
         if self.size - self.flushed >= WRITEBACK_EVERY:
             start_writeback(self.file.fileno(), self.flushed, self.size - self.flushed)
@@ -221,18 +286,26 @@ class AtomicWriter:
 
     def publish(self, replace):
         """fsync and move into place."""
+        self._wait()
         fsync(self.file.fileno(), self.size - self.flushed)
-        self.file.close()
+        self._close()
         publish(self.temp, self.target, replace)
+
+    def _close(self):
+        self.direct.close()
+        if not self.file.closed:
+            self.file.close()
 
     def discard(self):
         """Close and remove the temporary file (safe to call twice)."""
-        if not self.file.closed:
-            self.file.close()
         try:
-            os.unlink(self.temp)
-        except FileNotFoundError:
-            pass
+            self._wait()
+        finally:
+            self._close()
+            try:
+                os.unlink(self.temp)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self):
         return self

@@ -11,7 +11,6 @@ write), `copy` duplicates a range inside the file, `start_writeback` asks the ke
 range to disk without waiting for it, `sync` makes the written bytes durable. Closing the handle releases its locks. `verified_chunks` re-reads chunks
 from disk and keeps those whose bytes match their hashes (after a reboot, unsynced bytes may be lost).
 """
-import ctypes
 import fcntl
 import os
 import struct
@@ -21,7 +20,6 @@ from . import UploadError, hashing
 
 BLOCK = 4 << 20
 OFFLOAD_MIN = 64 << 10   # blocks from this size are written and hashed in a thread (and may go O_DIRECT)
-DIRECT_ALIGN = 4096      # O_DIRECT wants buffer address, offset and length in multiples of the block size
 
 
 def create(folder, size):
@@ -54,7 +52,7 @@ class PartFile:
     def __init__(self, path, create=False):
         """Open the file at path; with `create`, make it if it does not exist yet."""
         self.path = path
-        self.direct_fd = None
+        self.direct = storage.DirectDescriptor(path)
         self.created = False
         try:
             if create:
@@ -75,8 +73,7 @@ class PartFile:
 
     def close(self):
         os.close(self.fd)
-        if self.direct_fd:
-            os.close(self.direct_fd)
+        self.direct.close()
 
     def __enter__(self):
         return self
@@ -106,25 +103,16 @@ class PartFile:
             if not block:
                 break
             if len(block) >= OFFLOAD_MIN:
-                fd = self._direct_fd() if _aligned(block, offset + done) else self.fd
+                fd = self.direct.for_block(block, offset + done, self.fd)
                 storing = (storage.offload_start(digest.update, block),
-                           storage.offload_start(_write_all, fd, block, offset + done))
+                           storage.offload_start(storage.write_at, fd, block, offset + done))
             else:   # a small block costs less than the thread hand-offs
                 digest.update(block)
-                _write_all(self.fd, block, offset + done)
+                storage.write_at(self.fd, block, offset + done)
             done += len(block)
         for job in storing:
             job.get()
         return done
-
-    def _direct_fd(self):
-        """The O_DIRECT descriptor, or the plain one where the filesystem refuses O_DIRECT (tmpfs, some FUSE)."""
-        if self.direct_fd is None:
-            try:
-                self.direct_fd = os.open(self.path, os.O_RDWR | os.O_DIRECT)
-            except OSError:
-                self.direct_fd = 0
-        return self.direct_fd or self.fd
 
     def copy(self, source, dest, length):
         """Duplicate `length` bytes at offset source to offset dest."""
@@ -142,24 +130,6 @@ class PartFile:
     def sync(self, dirty=None):
         """Make what was written durable (`dirty`: how many bytes, if known)."""
         storage.fsync(self.fd, dirty)
-
-
-def _aligned(block, offset):
-    """Whether a block can be written with O_DIRECT: a writable buffer, its address, length and offset aligned."""
-    if offset % DIRECT_ALIGN or len(block) % DIRECT_ALIGN:
-        return False
-    try:
-        address = ctypes.addressof(ctypes.c_char.from_buffer(block))
-    except TypeError:   # read-only bytes: their address is not ours to choose
-        return False
-    return address % DIRECT_ALIGN == 0
-
-
-def _write_all(fd, block, offset):
-    """Write a whole block at offset (pwrite may write less than asked)."""
-    while block:
-        written = os.pwrite(fd, block, offset)
-        block, offset = block[written:], offset + written
 
 
 def verified_chunks(path, hashes, chunk_size, size, indexes):

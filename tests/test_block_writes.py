@@ -1,9 +1,11 @@
-"""The partial-file writer: page-aligned blocks go through O_DIRECT where the filesystem allows it, anything
-else through the page cache, and either way the bytes and their hash come out right."""
+"""Block writers (an upload's partial file, and the atomic writer behind PUT): whole page-aligned blocks go
+through O_DIRECT where the filesystem allows it, anything else through the page cache, and either way the
+bytes (and their hash) come out right."""
 import hashlib
 import mmap
 import os
 
+from appliance import storage
 from appliance.uploads import partfile
 
 
@@ -25,7 +27,7 @@ def receive(path, data, read, offset):
     digest = hashlib.sha512()
     with partfile.PartFile(path) as part:
         assert part.receive(read, offset, len(data), digest) == len(data)
-        direct = part.direct_fd
+        direct = part.direct.fd
     return digest.hexdigest(), direct
 
 
@@ -65,3 +67,16 @@ def test_a_filesystem_refusing_o_direct_falls_back(tmp_path, monkeypatch):
     assert direct == 0 and digest == hashlib.sha512(data).hexdigest()
     with open(path, "rb") as f:
         assert f.read() == data
+
+
+def test_atomic_writer_sends_aligned_blocks_direct_and_publishes_them_intact(tmp_path):
+    data = os.urandom((5 << 20) + 777)
+    read = reader(data, 1 << 20)
+    target = tmp_path / "put.bin"
+    with storage.AtomicWriter(target) as out:
+        while block := read(1 << 20):
+            out.write(block)
+        assert out.direct.fd, "ext4 accepts O_DIRECT: the aligned blocks should have used it"
+        out.publish(replace=False)
+    assert target.read_bytes() == data
+    assert [p.name for p in tmp_path.iterdir()] == ["put.bin"]
