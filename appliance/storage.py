@@ -145,22 +145,34 @@ def write_at(fd, block, offset):
 class DirectDescriptor:
     """A file's second, O_DIRECT descriptor, opened on first use: whole aligned blocks written through it go
     from our buffer to the disk without the CPU copying them into the page cache, and the fsync that ends an
-    upload has nothing left to write. Filesystems that refuse O_DIRECT (tmpfs, some FUSE) get the plain one."""
+    upload has nothing left to write. Filesystems that refuse O_DIRECT (tmpfs, some FUSE), at open or at the
+    first write, get the plain descriptor instead."""
 
     def __init__(self, path):
         self.path = path
         self.fd = None
 
-    def for_block(self, block, offset, plain_fd):
-        """The descriptor to write this block at offset through."""
-        if not direct_aligned(block, offset):
-            return plain_fd
-        if self.fd is None:
-            try:
-                self.fd = os.open(self.path, os.O_WRONLY | os.O_DIRECT)
-            except OSError:
-                self.fd = 0
-        return self.fd or plain_fd
+    def takes(self, block, offset):
+        """Whether write() would send this block at offset through O_DIRECT (worth a thread of its own)."""
+        return self.fd != 0 and direct_aligned(block, offset)
+
+    def write(self, block, offset, plain_fd):
+        """Write a whole block at offset: through O_DIRECT if it can, else through plain_fd."""
+        if self.takes(block, offset):
+            if self.fd is None:
+                try:
+                    self.fd = os.open(self.path, os.O_WRONLY | os.O_DIRECT)
+                except OSError:
+                    self.fd = 0
+            if self.fd:
+                try:
+                    return write_at(self.fd, block, offset)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    os.close(self.fd)
+                    self.fd = 0
+        write_at(plain_fd, block, offset)
 
     def close(self):
         if self.fd:
@@ -273,10 +285,9 @@ class AtomicWriter:
 
     def write(self, data):
         self._wait()
-        fd = self.direct.for_block(data, self.size, self.file.fileno())
-        if fd != self.file.fileno():
-            self.storing = offload_start(write_at, fd, data, self.size)
-            self.flushed = self.size + len(data)   # already on its way to the disk
+        if self.direct.takes(data, self.size):
+            self.storing = offload_start(self.direct.write, data, self.size, self.file.fileno())
+            self.flushed = self.size + len(data)   # on its way to the disk, not into the page cache
         else:
             write_at(self.file.fileno(), data, self.size)
         self.size += len(data)

@@ -1,6 +1,7 @@
 """Block writers (an upload's partial file, and the atomic writer behind PUT): whole page-aligned blocks go
 through O_DIRECT where the filesystem allows it, anything else through the page cache, and either way the
 bytes (and their hash) come out right."""
+import fcntl
 import hashlib
 import mmap
 import os
@@ -65,6 +66,23 @@ def test_a_filesystem_refusing_o_direct_falls_back(tmp_path, monkeypatch):
     path = partfile.create(tmp_path, len(data))
     digest, direct = receive(path, data, reader(data, 1 << 20), 0)
     assert direct == 0 and digest == hashlib.sha512(data).hexdigest()
+    with open(path, "rb") as f:
+        assert f.read() == data
+
+
+def test_a_filesystem_refusing_o_direct_writes_falls_back(tmp_path, monkeypatch):
+    real_pwrite, direct = os.pwrite, []
+
+    def pwrite(fd, block, offset):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            direct.append(fd)
+            raise OSError(22, "Invalid argument")
+        return real_pwrite(fd, block, offset)
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    data = os.urandom(2 << 20)
+    path = partfile.create(tmp_path, len(data))
+    digest, fd = receive(path, data, reader(data, 1 << 20), 0)
+    assert direct and fd == 0 and digest == hashlib.sha512(data).hexdigest()   # tried once, then plain
     with open(path, "rb") as f:
         assert f.read() == data
 

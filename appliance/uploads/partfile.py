@@ -103,9 +103,8 @@ class PartFile:
             if not block:
                 break
             if len(block) >= OFFLOAD_MIN:
-                fd = self.direct.for_block(block, offset + done, self.fd)
                 storing = (storage.offload_start(digest.update, block),
-                           storage.offload_start(storage.write_at, fd, block, offset + done))
+                           storage.offload_start(self.direct.write, block, offset + done, self.fd))
             else:   # a small block costs less than the thread hand-offs
                 digest.update(block)
                 storage.write_at(self.fd, block, offset + done)
