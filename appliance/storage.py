@@ -287,7 +287,8 @@ class AtomicWriter:
         self._wait()
         if self.direct.takes(data, self.size):
             self.storing = offload_start(self.direct.write, data, self.size, self.file.fileno())
-            self.flushed = self.size + len(data)   # on its way to the disk, not into the page cache
+            if self.flushed == self.size:   # nothing waits in the page cache: this block skips it
+                self.flushed += len(data)
         else:
             write_at(self.file.fileno(), data, self.size)
         self.size += len(data)

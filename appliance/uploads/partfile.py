@@ -1,15 +1,15 @@
 """The hidden temporary file an upload is assembled in, written at offsets by many requests at once.
 
 Contract: `create(folder, size)` makes a sparse file of the final size under a `.filedock-part-` name (so
-every listing hides it). A PartFile is one request's handle on it (or creates it, for a one-chunk upload): `lock(offset, length)` takes a
-non-blocking byte-range lock that belongs to this handle alone (Linux open-file-description locks, so two
-greenlets of one worker exclude each other as two processes do, and a killed process loses its locks),
-`receive` streams a request body into place at an offset while hashing it (whole page-aligned blocks go
-through a second, O_DIRECT descriptor where the filesystem allows it: the disk reads them from our buffer,
-so the CPU does not copy every byte into the page cache and the fsync at publish has nothing left to
-write), `copy` duplicates a range inside the file, `start_writeback` asks the kernel to start writing a
-range to disk without waiting for it, `sync` makes the written bytes durable. Closing the handle releases its locks. `verified_chunks` re-reads chunks
-from disk and keeps those whose bytes match their hashes (after a reboot, unsynced bytes may be lost).
+every listing hides it). A PartFile is one request's handle on it (or creates it, for a one-chunk upload):
+`lock(offset, length)` takes a non-blocking byte-range lock that belongs to this handle alone (Linux
+open-file-description locks, so two greenlets of one worker exclude each other as two processes do, and a
+killed process loses its locks), `receive` streams a request body into place at an offset while hashing it
+(whole page-aligned blocks through O_DIRECT where the filesystem allows it, see storage.DirectDescriptor),
+`copy` duplicates a range inside the file, `start_writeback` asks the kernel to start writing a range to
+disk without waiting for it, `sync` makes the written bytes durable. Closing the handle releases its locks.
+`verified_chunks` re-reads chunks from disk and keeps those whose bytes match their hashes (after a reboot,
+bytes that were never synced may be lost).
 """
 import fcntl
 import os
