@@ -42,6 +42,8 @@ def page(browser):
     page = ctx.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.dialogs = []   # leaving mid-upload asks first; the tests' reloads answer "leave"
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.type), dialog.accept()))
     yield page
     ctx.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
@@ -298,6 +300,27 @@ def test_reload_mid_upload_resumes_with_the_missing_chunks(server, page, folder,
     assert chunks.sent == chunks.stored == total - 60
     assert sha256_file(base / "big.bin") == sha256_file(big)
     assert server.db_query("SELECT id FROM uploads WHERE folder = ?", name) == []
+
+
+def test_leaving_the_page_mid_upload_asks_first(server, page, folder, tmp_path):
+    name, base = folder
+    data = random_file(tmp_path / "leave.bin", 8 * MiB)
+    login(page, server.url, "admin", f"/{name}/")
+    chunks = ChunkLog(page)
+    _, release = held_chunks(page, server, name, let_through=2)
+    page.mouse.click(5, 790)                   # a user who has touched the page (browsers ask only then)
+    page.set_input_files("#file-input", str(data))
+    wait_until(page, lambda: chunks.stored == 2)
+    page.reload()
+    assert page.dialogs == ["beforeunload"]
+    page.unroute_all()
+    release()
+    page.set_input_files("#file-input", str(data))
+    expect(upfile(page, "leave.bin")).to_have_attribute("data-state", "done")
+    page.mouse.click(5, 790)
+    page.reload()                              # nothing left to send: no question
+    assert page.dialogs == ["beforeunload"]
+    assert sha256_file(base / "leave.bin") == sha256_file(data)
 
 
 def test_known_file_is_deduplicated_without_chunks(server, page, folder, tmp_path):

@@ -166,6 +166,12 @@ $("act-mkdir")?.addEventListener("click", () => run(async () => {
 // uploads panel shows; finished files appear in the listing as they complete.
 const uploads = new UploadQueue();
 if ($("uploads")) mountUploadPanel($("uploads"), uploads);
+// Leaving the page mid-upload asks first (re-adding the same files later would still resume them).
+window.addEventListener("beforeunload", (event) => {
+  if (!uploads.busy) return;
+  event.preventDefault();
+  event.returnValue = "";
+});
 let finishedJobs = [];
 let refreshTimer;
 

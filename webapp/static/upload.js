@@ -9,6 +9,7 @@
 //   queue.pause() / queue.resume() / queue.cancel(job) / queue.cancelAll() / queue.clearFinished()
 //   queue.jobs: [{path, size, state, hashed, sent, error, name}]
 //   queue.stats() -> {total, sent, speed (bytes/s), eta (s or null), busy, hashing}
+//   queue.busy: whether any file is still to be hashed or sent
 //   events: "change" (anything moved; listeners throttle their redraws), "finished" (detail: the job),
 //           "idle" (nothing left to do)
 // job.state: queued, hashing, ready, uploading, done, deduplicated, failed, cancelled.
@@ -116,6 +117,8 @@ export class UploadQueue extends EventTarget {
 
   get paused() { return this.slots.paused; }
 
+  get busy() { return this.jobs.some((job) => !job.finished); }
+
   add(folderUrl, items) {
     const jobs = items.map((item) => new Job(folderUrl, item));
     this.jobs.push(...jobs);
@@ -167,7 +170,7 @@ export class UploadQueue extends EventTarget {
       total += job.size;
       sent += job.sent;
     }
-    const busy = this.jobs.some((job) => !job.finished);
+    const busy = this.busy;
     const eta = busy && speed > 0 && !this.paused ? (total - sent) / speed : null;
     return { total, sent, speed, eta, busy, hashing };
   }
