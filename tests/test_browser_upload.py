@@ -249,6 +249,18 @@ def test_dropped_folder_keeps_structure(server, page, folder):
     assert (base / "photos/2024/big.bin").read_bytes() == mib_pattern(3)
 
 
+def test_empty_folders_inside_a_drop_are_created(server, page, folder):
+    name, base = folder
+    login(page, server.url, "admin", f"/{name}/")
+    page.evaluate(DROP_TREE, {"project": {"notes.txt": "n\n", "build": {}, "src": {"vendor": {"empty": {}}}}})
+    expect(upfile(page, "project/notes.txt")).to_have_attribute("data-state", "done")
+    wait_until(page, lambda: (base / "project/src/vendor/empty").is_dir())
+    assert (base / "project/build").is_dir() and list((base / "project/build").iterdir()) == []
+    assert (base / "project/notes.txt").read_bytes() == b"n\n"
+    expect(page.locator("#banner")).to_be_hidden()
+    expect(page.locator("#rows tr[data-name=project]")).to_be_visible()
+
+
 def test_dropped_folder_resumes_after_a_reload(server, page, folder):
     """Drop a folder, reload mid-upload, drop it again: only the missing chunks travel."""
     name, base = folder

@@ -193,10 +193,32 @@ uploads.addEventListener("idle", () => {
   if (messages.length) showStatus(messages.join(" "));
 });
 
+// Empty folders of a drop, level by level ("a/b/empty": a, then a/b, then a/b/empty); one that exists is fine.
+async function makeFolders(paths) {
+  for (const path of paths) {
+    let url = folderUrl;
+    for (const name of path.split("/")) {
+      try {
+        await api.mkdir(url, name);
+      } catch (error) {
+        if (error.status !== 409) throw error;
+      }
+      url += `${encodeURIComponent(name)}/`;
+    }
+  }
+}
+
 function startUpload(items) {
-  if (!items.length) return;
+  const files = items.filter((item) => item.file);
+  const folders = items.filter((item) => !item.file).map((item) => item.folder);
+  if (!files.length && !folders.length) return;
   clearError();
-  uploads.add(folderUrl, items);
+  if (files.length) uploads.add(folderUrl, files);
+  if (folders.length) {
+    makeFolders(folders)
+      .then(() => refresh())
+      .catch((error) => showError(`Could not create a dropped folder: ${error.message}`));
+  }
 }
 
 const fileInput = $("file-input");

@@ -1,5 +1,6 @@
 // Turning a drag-and-drop into things to upload: [{file, path}], where path is relative to the folder the
-// drop landed on ("a.jpg", or "photos/2024/a.jpg" for a dropped folder).
+// drop landed on ("a.jpg", or "photos/2024/a.jpg" for a dropped folder), and [{folder}] for each empty
+// folder inside it ("photos/empty"), which no file upload would create.
 
 // Call it inside the drop event: the browser forgets the dropped items once the handler returns, so the
 // entries are taken before the first await.
@@ -29,9 +30,12 @@ async function walk(entry, prefix, out) {
   }
   const reader = entry.createReader();
   // readEntries hands out a folder's entries in batches until it returns an empty one.
-  for (;;) {
+  for (let empty = true; ; empty = false) {
     const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
-    if (!batch.length) return;
+    if (!batch.length) {
+      if (empty) out.push({ folder: prefix + entry.name });
+      return;
+    }
     for (const child of batch) await walk(child, `${prefix}${entry.name}/`, out);
   }
 }
