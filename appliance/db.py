@@ -249,10 +249,10 @@ class Database:
         return self._run("UPDATE uploads SET updated = ? WHERE id = ? AND updated < ?",
                          (time.time(), upload_id, idle_before)) == 1
 
-    def upload_set_offset(self, upload_id, offset):
-        """For stream uploads (tus): record how many bytes are durably written."""
-        self._run("UPDATE uploads SET have = ?, updated = ? WHERE id = ?", (json.dumps([offset]), time.time(),
-                                                                             upload_id))
+    def upload_set_offset(self, upload_id, offset, hashes):
+        """For stream uploads (tus): record how many bytes are durably written, and the chunk hashes known."""
+        self._run("UPDATE uploads SET have = ?, hashes = ?, updated = ? WHERE id = ?",
+                  (json.dumps([offset]), json.dumps(hashes), time.time(), upload_id))
 
     def upload_delete(self, upload_id):
         self._run("DELETE FROM uploads WHERE id = ?", (upload_id,))

@@ -117,6 +117,27 @@ def test_chunk_size_and_wark_match_u2c(tmp_path):
     assert hashing.file_wark(path, SALT, len(data)) == u2c_wark
 
 
+def test_chunk_hasher_matches_whole_chunk_hashes_whatever_the_pieces(tmp_path):
+    data = bytes(range(256)) * (((257 << 20) + 999) // 256)   # 1.5 MiB chunks, the last one short
+    expected = hashes_of(data)
+    rng = random.Random(7)
+    hasher, at = hashing.ChunkHasher(len(data), []), 0
+    while at < len(data):
+        step = rng.choice([1, 4096, 700001, 4 << 20])
+        hasher.update(memoryview(data)[at:at + step])
+        at += step
+    assert hasher.hashes == expected
+    resumed = hashing.ChunkHasher(len(data), expected[:100])   # continues from the known prefix
+    assert resumed.offset == 100 * hashing.chunk_size(len(data))
+    resumed.update(data[resumed.offset:])
+    assert resumed.hashes == expected
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    whole = hashing.file_wark(path, SALT, len(data))
+    assert hashing.file_wark(path, SALT, len(data), expected[:100]) == whole == \
+        hashing.file_wark(path, SALT, len(data), expected) == hashing.wark(SALT, len(data), expected)
+
+
 def test_handshake_then_chunks_in_any_order_in_parallel(db, cfg):
     data = os.urandom(300 << 10) * 10        # 3000 KiB: 3 chunks of 1 MiB, the last shorter
     reply = up2k.handshake(db, cfg, BOB, "/in/", offer("a.bin", data))
@@ -456,6 +477,22 @@ def test_tus_dedups_after_completion_and_up2k_finds_its_wark(db, cfg):
     assert up2k.handshake(db, cfg, BOB, "/", offer("c", data))["hash"] == []
     assert os.stat(cfg.volumes[0].path / "c").st_nlink == 3
     assert sorted(p.name for p in cfg.volumes[0].path.iterdir()) == ["a", "b", "c"]
+
+
+def test_tus_records_chunk_hashes_as_bytes_arrive_so_completion_reads_only_the_rest(db, cfg):
+    data = os.urandom((5 << 20) + 77)
+    upload = tus.create(db, cfg, BOB, "/", len(data), {"filename": "h.bin"})
+    uid = upload["id"]
+    tus.append(db, cfg, BOB, uid, 0, io.BytesIO(data[:2 << 20]).read, 2 << 20)
+    assert db.upload_get(uid)["hashes"] == hashes_of(data)[:2]
+    # A body cut off mid-chunk: its whole chunks count, and the resumed body no longer starts on a chunk
+    cut = (3 << 20) + 12345
+    tus.append(db, cfg, BOB, uid, 2 << 20, io.BytesIO(data[2 << 20:cut]).read, len(data) - (2 << 20))
+    assert tus.offset_of(db.upload_get(uid)) == cut and db.upload_get(uid)["hashes"] == hashes_of(data)[:3]
+    tus.append(db, cfg, BOB, uid, cut, io.BytesIO(data[cut:]).read, len(data) - cut)
+    entry = db.file_get("/", "h.bin")
+    assert entry["wark"] == hashing.wark(SALT, len(data), hashes_of(data))
+    assert (cfg.volumes[0].path / "h.bin").read_bytes() == data
 
 
 def test_tus_refuses_a_second_writer_and_terminates(db, cfg):

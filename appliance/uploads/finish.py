@@ -4,9 +4,9 @@ Contract: `publish` fsyncs a finished temporary file, gives it the client's modi
 place atomically under the target's name (replacing only if the Target allows it, else under a free name
 such as "name (2).ext") and records it with `index.note_file`, which emits the change to the event outbox;
 it returns the final name. `place_twin` publishes a new name for content the volume already holds (see
-dedup). `complete` publishes an assembled upload record and forgets it; with `find_twins` it first hashes the
-file (for protocols that send no hashes) and replaces it by a link to an identical file when the volume
-dedups.
+dedup). `complete` publishes an assembled upload record and forgets it; with `find_twins` it first computes
+the file's wark (for protocols that send no hashes: the record's `hashes` are those of its first chunks,
+known already, and the rest is read) and replaces it by a link to an identical file when the volume dedups.
 """
 import os
 
@@ -73,7 +73,8 @@ def complete(db, config, upload, find_twins=False, fd=None):
     wark = upload["wark"]
     if find_twins:
         # a whole-file read: in a thread, so a gevent worker keeps serving its other clients meanwhile
-        wark = storage.offload(hashing.file_wark, temp, config.get("uploads", "salt"), upload["size"])
+        wark = storage.offload(hashing.file_wark, temp, config.get("uploads", "salt"), upload["size"],
+                               upload["hashes"])
         entry, source = dedup.find_twin(db, target.volume, wark)
         if entry is not None and target.volume.dedup != "copy":
             name = place_twin(db, target, source, wark=wark)

@@ -2,8 +2,10 @@
 
 Contract: `chunk_size(size)` is the chunk size u2c and copyparty pick for a file of that size; a chunk's hash
 is the first 33 bytes of its sha512 in URL-safe base64 (44 characters); a file's wark is the same encoding of
-sha512 over the UTF-8 text salt, size and chunk hashes joined by newlines. `file_wark(path, salt, size)`
-computes the wark of a file on disk, for files that arrived by another protocol.
+sha512 over the UTF-8 text salt, size and chunk hashes joined by newlines. `file_wark(path, salt, size,
+known)` computes the wark of a file on disk, for files that arrived by another protocol (`known`: the hashes
+of its first chunks, already computed, so only the rest is read). A ChunkHasher computes chunk hashes while
+a stream passes through it (tus bodies), so a finished upload need not be read again.
 """
 import base64
 import hashlib
@@ -60,12 +62,38 @@ def looks_like_hash(text):
         return False
 
 
-def file_wark(path, salt, size):
-    """The wark of the first `size` bytes of a file on disk (for files that arrived without one)."""
+class ChunkHasher:
+    """Chunk hashes of a stream that starts at chunk `len(known)`: update(data) appends to `hashes` (which
+    starts as a copy of known) each chunk it completes. The last, shorter chunk completes at `size`."""
+
+    def __init__(self, size, known):
+        self.size, self.chunk = size, chunk_size(size)
+        self.hashes = list(known)
+        self.offset = len(known) * self.chunk
+        self.digest, self.filled = hashlib.sha512(), 0
+
+    def update(self, data):
+        data = memoryview(data)
+        while data and self.offset < self.size:
+            want = min(self.chunk, self.size - self.offset) - self.filled
+            self.digest.update(data[:want])
+            self.filled += min(want, len(data))
+            data = data[want:]
+            if self.filled == min(self.chunk, self.size - self.offset):
+                self.hashes.append(encode(self.digest.digest()))
+                self.offset += self.filled
+                self.digest, self.filled = hashlib.sha512(), 0
+
+
+def file_wark(path, salt, size, known=()):
+    """The wark of the first `size` bytes of a file on disk (for files that arrived without one); `known`:
+    hashes of its first chunks, already computed."""
     chunk = chunk_size(size)
-    hashes = []
+    hashes = list(known)
     with open(path, "rb", buffering=0) as f:
-        left = size
+        start = min(len(hashes) * chunk, size)   # every chunk known: the last one may be short
+        f.seek(start)
+        left = size - start
         while left:
             part = hashlib.sha512()
             want = min(chunk, left)

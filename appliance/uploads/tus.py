@@ -7,8 +7,10 @@ body to disk at `offset` (409 if that is not the current offset, 423 while anoth
 upload). Without a checksum the offset is made durable every CHECKPOINT bytes and when the body ends early,
 so an interrupted client or a killed server resumes from there; with one ("sha256 <base64>") nothing counts
 unless the whole body matches (460 otherwise). The request that reaches the full length publishes the file,
-after replacing it by a link to an identical indexed file when the volume dedups. Only the principal who
-created an upload may see, continue or cancel it, and only while still allowed to upload there.
+after replacing it by a link to an identical indexed file when the volume dedups. The up2k chunk hashes of
+the bytes are computed as they stream in and recorded with each checkpoint (a body resumed in the middle of a
+chunk stops that), so finding the file's wark for dedup reads only what was not hashed on the way. Only the
+principal who created an upload may see, continue or cancel it, and only while still allowed to upload there.
 """
 import base64
 import binascii
@@ -19,7 +21,7 @@ import time
 
 from .. import storage
 from ..access import Action
-from . import UploadError, finish, partfile
+from . import UploadError, finish, hashing, partfile
 from . import target as targets
 
 CHECKSUMS = ("sha1", "sha256", "sha512", "md5")
@@ -27,9 +29,15 @@ CHECKPOINT = 64 << 20   # bytes between fsyncs; a broken request still keeps eve
 PROTOCOL = "tus"
 
 
-class _NoDigest:
-    def update(self, _data):
-        pass
+class _Digests:
+    """Feeds each block to every digest it holds (the checksum's, the chunk hasher)."""
+
+    def __init__(self, *digests):
+        self.digests = [d for d in digests if d is not None]
+
+    def update(self, data):
+        for digest in self.digests:
+            digest.update(data)
 
 
 def offset_of(upload):
@@ -54,7 +62,8 @@ def create(db, config, principal, folder_vpath, length, metadata):
     temp = partfile.create(target.folder_path, length)
     upload = db.upload_create({
         "id": secrets.token_urlsafe(24), "volume": target.volume.url, "wark": None, "folder": target.folder,
-        "name": target.name, "size": length, "lmod": 0, "chunk_size": 0, "hashes": [], "have": [0],
+        "name": target.name, "size": length, "lmod": 0, "chunk_size": hashing.chunk_size(length), "hashes": [],
+        "have": [0],
         "temp": str(temp), "username": principal.name, "replace_ok": int(target.replace_ok),
         "meta": {"protocol": PROTOCOL, "metadata": metadata}, "created": time.time()})
     if length == 0:
@@ -87,11 +96,19 @@ def parse_checksum(header):
         raise UploadError(400, "Upload-Checksum: the digest is not base64") from None
 
 
-def _checkpoint(db, part, upload_id, position):
-    """Make the bytes up to position durable, then record them as received; return position."""
+def _checkpoint(db, part, upload_id, position, hasher):
+    """Make the bytes up to position durable, then record them (and the chunk hashes known) as received;
+    return position."""
     part.sync()
-    db.upload_set_offset(upload_id, position)
+    db.upload_set_offset(upload_id, position, hasher.hashes)
     return position
+
+
+def _hasher(upload, offset):
+    """A ChunkHasher continuing the upload's recorded chunk hashes if the body starts where they end (else
+    one that only keeps them: the rest is hashed from disk when the upload completes)."""
+    hasher = hashing.ChunkHasher(upload["size"], upload["hashes"])
+    return hasher if offset == hasher.offset else None
 
 
 def append(db, config, principal, upload_id, offset, read, length=None, checksum=None):
@@ -109,7 +126,10 @@ def append(db, config, principal, upload_id, offset, read, length=None, checksum
         if offset != current:
             raise UploadError(409, f"Upload-Offset is {current}, not {offset}")
         targets.check_space(os.path.dirname(upload["temp"]), incoming, config)
-        digest = hashlib.new(expected[0]) if expected else _NoDigest()
+        checksum_digest = hashlib.new(expected[0]) if expected else None
+        hasher = _hasher(upload, offset)
+        recording = hasher or hashing.ChunkHasher(upload["size"], upload["hashes"])
+        digest = _Digests(checksum_digest, hasher)
         position = recorded = offset
         end = offset + incoming
         try:
@@ -118,16 +138,16 @@ def append(db, config, principal, upload_id, offset, read, length=None, checksum
                 got = part.receive(read, position, step, digest)
                 position += got
                 if not expected and position - recorded >= CHECKPOINT:
-                    recorded = _checkpoint(db, part, upload_id, position)
+                    recorded = _checkpoint(db, part, upload_id, position, recording)
                 if got < step:
                     break
         finally:
             if not expected and position != recorded:   # keep what arrived, even from a broken request
-                _checkpoint(db, part, upload_id, position)
+                _checkpoint(db, part, upload_id, position, recording)
         if expected:
-            if digest.digest() != expected[1]:
+            if checksum_digest.digest() != expected[1]:
                 raise UploadError(460, f"the body does not match its {expected[0]} checksum")
-            _checkpoint(db, part, upload_id, position)
+            _checkpoint(db, part, upload_id, position, recording)
         if position == upload["size"]:
             finish.complete(db, config, db.upload_get(upload_id), find_twins=True)
     return position
