@@ -176,7 +176,8 @@ class Server:
         import sqlite3
         conn = sqlite3.connect(self.state_dir / "filedock.sqlite3", timeout=10)
         try:
-            return conn.execute(sql, params).fetchall()
+            with conn:   # commits a change
+                return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
 

@@ -175,6 +175,34 @@ def test_server_killed_and_restarted_mid_upload(make_server, tmp_path):
     assert part_files(srv.root) == []
 
 
+def test_chunks_lost_in_a_power_cut_are_sent_again_after_the_reboot(make_server, tmp_path):
+    srv = make_server()
+    big = make_file(tmp_path / "big.bin", 40 * MiB)            # 40 chunks of 1 MiB
+    relay = CountingRelay(srv.port, rate=10 * MiB)
+    client = u2c(relay.url + "/", "--sz", "1", big, wait=False)
+    wait_for_chunks(srv, 12, client)
+    client.kill()
+    client.communicate(timeout=30)
+    srv.stop(signal.SIGKILL)
+    (temp, have) = srv.db_query("SELECT temp, have FROM uploads")[0]
+    held = json.loads(have)
+    # The power cut: two counted chunks never reached the disk, and the machine boots again.
+    lost = held[1], held[-1]
+    with open(temp, "r+b") as f:
+        for index in lost:
+            f.seek(index * MiB)
+            f.write(bytes(MiB))
+    srv.db_query("UPDATE uploads SET boot = 'an-earlier-boot'")
+    srv.start()
+    relay.rate, before = None, relay.sent
+    done = u2c(relay.url + "/", "--sz", "1", big)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sha256(srv.root / "big.bin") == sha256(big)
+    resent = (relay.sent - before) // MiB                    # chunk bytes, plus well under 1 MiB of requests
+    assert resent == 40 - len(held) + len(lost), (resent, len(held))
+    assert part_files(srv.root) == []
+
+
 def test_corrupt_chunk_is_refused_and_the_file_ends_correct(make_server, tmp_path):
     srv = make_server()
     data = os.urandom(3 * MiB)
