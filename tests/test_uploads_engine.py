@@ -121,16 +121,19 @@ def test_chunk_hasher_matches_whole_chunk_hashes_whatever_the_pieces(tmp_path):
     data = bytes(range(256)) * (((257 << 20) + 999) // 256)   # 1.5 MiB chunks, the last one short
     expected = hashes_of(data)
     rng = random.Random(7)
-    hasher, at = hashing.ChunkHasher(len(data), []), 0
+    hasher, at = hashing.ChunkHasher(len(data), [], 0), 0
     while at < len(data):
         step = rng.choice([1, 4096, 700001, 4 << 20])
         hasher.update(memoryview(data)[at:at + step])
         at += step
     assert hasher.hashes == expected
-    resumed = hashing.ChunkHasher(len(data), expected[:100])   # continues from the known prefix
-    assert resumed.offset == 100 * hashing.chunk_size(len(data))
-    resumed.update(data[resumed.offset:])
+    start = 100 * hashing.chunk_size(len(data))
+    resumed = hashing.ChunkHasher(len(data), expected[:100], start)   # continues from the known prefix
+    resumed.update(data[start:])
     assert resumed.hashes == expected
+    inside = hashing.ChunkHasher(len(data), expected[:100], start + 5)   # inside a chunk: adds nothing
+    inside.update(data[start + 5:])
+    assert inside.hashes == expected[:100]
     path = tmp_path / "f.bin"
     path.write_bytes(data)
     whole = hashing.file_wark(path, SALT, len(data))

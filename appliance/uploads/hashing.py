@@ -63,18 +63,21 @@ def looks_like_hash(text):
 
 
 class ChunkHasher:
-    """Chunk hashes of a stream that starts at chunk `len(known)`: update(data) appends to `hashes` (which
-    starts as a copy of known) each chunk it completes. The last, shorter chunk completes at `size`."""
+    """Chunk hashes of a file of `size` bytes streamed from byte `start`: update(data) appends to `hashes`
+    (which starts as a copy of `known`, the hashes of its first chunks) each chunk it completes; the last,
+    shorter chunk completes at `size`. A stream that does not start where the known hashes end (a body
+    resumed inside a chunk) adds nothing: those chunks are left to be hashed from disk."""
 
-    def __init__(self, size, known):
+    def __init__(self, size, known, start):
         self.size, self.chunk = size, chunk_size(size)
         self.hashes = list(known)
         self.offset = len(known) * self.chunk
+        self.following = start == self.offset
         self.digest, self.filled = hashlib.sha512(), 0
 
     def update(self, data):
         data = memoryview(data)
-        while data and self.offset < self.size:
+        while self.following and data and self.offset < self.size:
             want = min(self.chunk, self.size - self.offset) - self.filled
             self.digest.update(data[:want])
             self.filled += min(want, len(data))

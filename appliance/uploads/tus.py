@@ -63,8 +63,7 @@ def create(db, config, principal, folder_vpath, length, metadata):
     upload = db.upload_create({
         "id": secrets.token_urlsafe(24), "volume": target.volume.url, "wark": None, "folder": target.folder,
         "name": target.name, "size": length, "lmod": 0, "chunk_size": hashing.chunk_size(length), "hashes": [],
-        "have": [0],
-        "temp": str(temp), "username": principal.name, "replace_ok": int(target.replace_ok),
+        "have": [0], "temp": str(temp), "username": principal.name, "replace_ok": int(target.replace_ok),
         "meta": {"protocol": PROTOCOL, "metadata": metadata}, "created": time.time()})
     if length == 0:
         finish.complete(db, config, upload, find_twins=True)
@@ -104,13 +103,6 @@ def _checkpoint(db, part, upload_id, position, hasher):
     return position
 
 
-def _hasher(upload, offset):
-    """A ChunkHasher continuing the upload's recorded chunk hashes if the body starts where they end (else
-    one that only keeps them: the rest is hashed from disk when the upload completes)."""
-    hasher = hashing.ChunkHasher(upload["size"], upload["hashes"])
-    return hasher if offset == hasher.offset else None
-
-
 def append(db, config, principal, upload_id, offset, read, length=None, checksum=None):
     """Write a PATCH body at offset; return the new offset (see the module contract)."""
     upload = lookup(db, config, principal, upload_id)
@@ -127,8 +119,7 @@ def append(db, config, principal, upload_id, offset, read, length=None, checksum
             raise UploadError(409, f"Upload-Offset is {current}, not {offset}")
         targets.check_space(os.path.dirname(upload["temp"]), incoming, config)
         checksum_digest = hashlib.new(expected[0]) if expected else None
-        hasher = _hasher(upload, offset)
-        recording = hasher or hashing.ChunkHasher(upload["size"], upload["hashes"])
+        hasher = hashing.ChunkHasher(upload["size"], upload["hashes"], offset)
         digest = _Digests(checksum_digest, hasher)
         position = recorded = offset
         end = offset + incoming
@@ -138,16 +129,16 @@ def append(db, config, principal, upload_id, offset, read, length=None, checksum
                 got = part.receive(read, position, step, digest)
                 position += got
                 if not expected and position - recorded >= CHECKPOINT:
-                    recorded = _checkpoint(db, part, upload_id, position, recording)
+                    recorded = _checkpoint(db, part, upload_id, position, hasher)
                 if got < step:
                     break
         finally:
             if not expected and position != recorded:   # keep what arrived, even from a broken request
-                _checkpoint(db, part, upload_id, position, recording)
+                _checkpoint(db, part, upload_id, position, hasher)
         if expected:
             if checksum_digest.digest() != expected[1]:
                 raise UploadError(460, f"the body does not match its {expected[0]} checksum")
-            _checkpoint(db, part, upload_id, position, recording)
+            _checkpoint(db, part, upload_id, position, hasher)
         if position == upload["size"]:
             finish.complete(db, config, db.upload_get(upload_id), find_twins=True)
     return position
