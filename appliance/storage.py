@@ -120,13 +120,13 @@ def start_writeback(fd, offset, length):
 
 
 DIRECT_ALIGN = 4096        # O_DIRECT wants buffer address, offset and length in multiples of the block size
-DIRECT_MIN = 64 << 10      # smaller blocks are not worth a thread hand-off or a wait for the device
+OFFLOAD_MIN = 64 << 10     # smaller blocks are not worth a thread hand-off (nor a wait for the device)
 
 
 def direct_aligned(block, offset):
     """Whether a block can be written with O_DIRECT at offset: a writable buffer (one we allocated, so its
     address is ours to choose) with address, length and offset aligned, and big enough to be worth it."""
-    if len(block) < DIRECT_MIN or offset % DIRECT_ALIGN or len(block) % DIRECT_ALIGN:
+    if len(block) < OFFLOAD_MIN or offset % DIRECT_ALIGN or len(block) % DIRECT_ALIGN:
         return False
     try:
         address = ctypes.addressof(ctypes.c_char.from_buffer(block))

@@ -4,11 +4,13 @@ Contract: `chunk_size(size)` is the chunk size u2c and copyparty pick for a file
 is the first 33 bytes of its sha512 in URL-safe base64 (44 characters); a file's wark is the same encoding of
 sha512 over the UTF-8 text salt, size and chunk hashes joined by newlines. `file_wark(path, salt, size,
 known)` computes the wark of a file on disk, for files that arrived by another protocol (`known`: the hashes
-of its first chunks, already computed, so only the rest is read). A ChunkHasher computes chunk hashes while
+of its first chunks, already computed, so only the rest is read), with `chunk_hash_at` reading one chunk of
+an open file at a time (EOFError if the file is shorter). A ChunkHasher computes chunk hashes while
 a stream passes through it (tus bodies), so a finished upload need not be read again.
 """
 import base64
 import hashlib
+import os
 
 HASH_BYTES = 33
 HASH_CHARS = 44
@@ -88,24 +90,28 @@ class ChunkHasher:
                 self.digest, self.filled = hashlib.sha512(), 0
 
 
+def chunk_hash_at(fd, offset, length):
+    """The chunk hash of `length` bytes at offset in an open file, read in blocks (chunks can be large)."""
+    digest = hashlib.sha512()
+    while length:
+        block = os.pread(fd, min(length, READ_BLOCK), offset)
+        if not block:
+            raise EOFError(f"the file ended {length} bytes before the chunk did")
+        digest.update(block)
+        offset += len(block)
+        length -= len(block)
+    return encode(digest.digest())
+
+
 def file_wark(path, salt, size, known=()):
     """The wark of the first `size` bytes of a file on disk (for files that arrived without one); `known`:
     hashes of its first chunks, already computed."""
     chunk = chunk_size(size)
     hashes = list(known)
-    with open(path, "rb", buffering=0) as f:
-        start = min(len(hashes) * chunk, size)   # every chunk known: the last one may be short
-        f.seek(start)
-        left = size - start
-        while left:
-            part = hashlib.sha512()
-            want = min(chunk, left)
-            while want:
-                block = f.read(min(want, READ_BLOCK))
-                if not block:
-                    raise EOFError(f"{path} ended {left} bytes early")
-                part.update(block)
-                want -= len(block)
-                left -= len(block)
-            hashes.append(encode(part.digest()))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for offset in range(min(len(hashes) * chunk, size), size, chunk):   # every chunk known: none left
+            hashes.append(chunk_hash_at(fd, offset, min(chunk, size - offset)))
+    finally:
+        os.close(fd)
     return wark(salt, size, hashes)

@@ -19,7 +19,6 @@ from .. import storage
 from . import UploadError, hashing
 
 BLOCK = 4 << 20
-OFFLOAD_MIN = 64 << 10   # blocks from this size are written and hashed in a thread (and may go O_DIRECT)
 
 
 def create(folder, size):
@@ -102,7 +101,7 @@ class PartFile:
             storing = ()
             if not block:
                 break
-            if len(block) >= OFFLOAD_MIN:
+            if len(block) >= storage.OFFLOAD_MIN:
                 storing = (storage.offload_start(digest.update, block),
                            storage.offload_start(self.direct.write, block, offset + done, self.fd))
             else:   # a small block costs less than the thread hand-offs
@@ -123,7 +122,7 @@ class PartFile:
 
     def start_writeback(self, offset, length):
         """Start writing a range to disk in the background (so the fsync at publish has little left)."""
-        if length >= OFFLOAD_MIN:
+        if length >= storage.OFFLOAD_MIN:
             storage.offload(storage.start_writeback, self.fd, offset, length)   # it can wait for the disk queue
 
     def sync(self, dirty=None):
@@ -141,9 +140,11 @@ def verified_chunks(path, hashes, chunk_size, size, indexes):
     try:
         for index in indexes:
             offset = index * chunk_size
-            data = os.pread(fd, min(chunk_size, size - offset), offset)
-            if hashing.chunk_hash(data) == hashes[index]:
-                kept.add(index)
+            try:
+                if hashing.chunk_hash_at(fd, offset, min(chunk_size, size - offset)) == hashes[index]:
+                    kept.add(index)
+            except EOFError:   # the file is shorter than the chunk: not there
+                pass
     finally:
         os.close(fd)
     return kept
