@@ -7,7 +7,8 @@ functions in queries, so a PostgreSQL backend can replace `_connect` and the pla
 multi-node setups on shared storage.
 
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
-their chunk bitmap), events (the durable outbox of changes).
+their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
+(the durable outbox of changes).
 """
 import json
 import secrets
@@ -34,6 +35,10 @@ SCHEMA = [
         size INTEGER NOT NULL, lmod INTEGER NOT NULL, chunk_size INTEGER NOT NULL, hashes TEXT NOT NULL,
         have TEXT NOT NULL, temp TEXT NOT NULL, username TEXT, replace_ok INTEGER NOT NULL,
         meta TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, boot TEXT)""",
+    """CREATE TABLE IF NOT EXISTS finished_uploads (
+        id TEXT PRIMARY KEY, volume TEXT NOT NULL, folder TEXT NOT NULL, size INTEGER NOT NULL, username TEXT,
+        meta TEXT NOT NULL, finished REAL NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS finished_uploads_age ON finished_uploads (finished)""",
     """CREATE TABLE IF NOT EXISTS events (
         id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, volume TEXT NOT NULL,
         relpath TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)""",
@@ -254,8 +259,26 @@ class Database:
         self._run("UPDATE uploads SET have = ?, hashes = ?, updated = ? WHERE id = ?",
                   (json.dumps([offset]), json.dumps(hashes), time.time(), upload_id))
 
-    def upload_delete(self, upload_id):
-        self._run("DELETE FROM uploads WHERE id = ?", (upload_id,))
+    def upload_delete(self, upload_id, remember=False):
+        """Forget an upload; with remember (it ended as a published file), keep what upload_finished reports."""
+        with self.transaction() as conn:
+            if remember:
+                conn.execute("INSERT INTO finished_uploads (id, volume, folder, size, username, meta, finished) "
+                             "SELECT id, volume, folder, size, username, meta, ? FROM uploads WHERE id = ? "
+                             "ON CONFLICT (id) DO NOTHING", (time.time(), upload_id))
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    def upload_finished(self, upload_id):
+        """An upload remembered as finished (id, volume, folder, size, username, meta, finished), or None."""
+        row = self._one("SELECT id, volume, folder, size, username, meta, finished FROM finished_uploads "
+                        "WHERE id = ?", (upload_id,))
+        if row is not None:
+            row["meta"] = json.loads(row["meta"])
+        return row
+
+    def finished_uploads_forget(self, before):
+        """Forget uploads that finished before a time; return how many."""
+        return self._run("DELETE FROM finished_uploads WHERE finished < ?", (before,))
 
     def uploads_idle_since(self, before):
         return [self._upload_row(r) for r in

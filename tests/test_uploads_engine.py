@@ -464,9 +464,35 @@ def test_tus_stream_in_pieces_with_checksums_and_offsets(db, cfg):
     assert final.read_bytes() == data
     entry = db.file_get("/", "t/s.bin")
     assert entry["wark"] == hashing.wark(SALT, len(data), hashes_of(data))
-    with pytest.raises(UploadError) as finished:
+    with pytest.raises(UploadError) as unfinished:
         tus.lookup(db, cfg, BOB, uid)
-    assert finished.value.status == 404
+    assert unfinished.value.status == 404
+
+
+def test_a_finished_tus_upload_answers_as_complete_until_it_would_have_expired(db, cfg):
+    data = os.urandom(3 << 20)
+    uid = tus.create(db, cfg, BOB, "/", len(data), {"filename": "done.bin"})["id"]
+    assert tus.append(db, cfg, BOB, uid, 0, io.BytesIO(data).read, len(data)) == len(data)
+    finished = tus.lookup(db, cfg, BOB, uid, finished=True)
+    assert tus.offset_of(finished) == finished["size"] == len(data)
+    assert finished["meta"]["metadata"] == {"filename": "done.bin"}
+    # a client resuming it sends nothing more and is told it is done; anything else is refused as before
+    assert tus.append(db, cfg, BOB, uid, len(data), io.BytesIO(b"").read, 0) == len(data)
+    for offset, body, status in ((0, b"", 409), (len(data), b"x", 413)):
+        with pytest.raises(UploadError) as refused:
+            tus.append(db, cfg, BOB, uid, offset, io.BytesIO(body).read, len(body))
+        assert refused.value.status == status
+    for call in (lambda: tus.lookup(db, cfg, ALICE, uid, finished=True), lambda: tus.terminate(db, cfg, BOB, uid)):
+        with pytest.raises(UploadError) as hidden:
+            call()
+        assert hidden.value.status == 404
+    assert (cfg.volumes[0].path / "done.bin").read_bytes() == data
+    expire.expire(db, cfg, now=time.time() + 47 * 3600)
+    assert tus.offset_of(tus.lookup(db, cfg, BOB, uid, finished=True)) == len(data)
+    expire.expire(db, cfg, now=time.time() + 49 * 3600)
+    with pytest.raises(UploadError) as forgotten:
+        tus.lookup(db, cfg, BOB, uid, finished=True)
+    assert forgotten.value.status == 404
 
 
 def test_tus_dedups_after_completion_and_up2k_finds_its_wark(db, cfg):
@@ -477,6 +503,7 @@ def test_tus_dedups_after_completion_and_up2k_finds_its_wark(db, cfg):
     tus.append(db, cfg, BOB, second["id"], 0, io.BytesIO(data).read, len(data))
     a, b = cfg.volumes[0].path / "a", cfg.volumes[0].path / "b"
     assert os.stat(a).st_ino == os.stat(b).st_ino and os.stat(a).st_nlink == 2
+    assert tus.offset_of(tus.lookup(db, cfg, BOB, second["id"], finished=True)) == len(data)
     assert up2k.handshake(db, cfg, BOB, "/", offer("c", data))["hash"] == []
     assert os.stat(cfg.volumes[0].path / "c").st_nlink == 3
     assert sorted(p.name for p in cfg.volumes[0].path.iterdir()) == ["a", "b", "c"]
@@ -524,5 +551,6 @@ def test_tus_refuses_a_second_writer_and_terminates(db, cfg):
 
 
 def test_tus_empty_upload_is_published_at_creation(db, cfg):
-    tus.create(db, cfg, DROP, "/", 0, {"filename": "nothing"})
+    empty = tus.create(db, cfg, DROP, "/", 0, {"filename": "nothing"})
     assert (cfg.volumes[0].path / "nothing").read_bytes() == b""
+    assert tus.offset_of(tus.lookup(db, cfg, DROP, empty["id"], finished=True)) == 0

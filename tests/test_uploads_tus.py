@@ -66,7 +66,7 @@ def test_tuspy_uploads_stops_and_resumes_across_a_killed_server(make_server, tmp
     resumed.upload()
     assert sha256(srv.pub / "films" / "movie.bin") == sha256(source)
     assert [p.name for p in (srv.pub / "films").iterdir()] == ["movie.bin"]
-    assert offset_of(srv, uploader.url[len(srv.url):], basic("alice"))[0] == 404
+    assert offset_of(srv, uploader.url[len(srv.url):], basic("alice")) == (200, source.stat().st_size)
 
 
 def test_tus_js_client_uploads_aborts_and_resumes(make_server, tmp_path, node_client):
@@ -86,6 +86,12 @@ def test_tus_js_client_uploads_aborts_and_resumes(make_server, tmp_path, node_cl
     assert second.returncode == 0, second.stdout + second.stderr
     assert json.loads(second.stdout)["done"] is True
     assert sha256(srv.pub / "photo.raw") == sha256(source)
+    # resuming the finished upload (tus-js-client keeps its URL) is done at once: no bytes, no second copy
+    index = (srv.pub / "photo.raw").stat().st_ino
+    again = run("--resume", stopped["url"])
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout) == {"url": stopped["url"], "done": True, "bytes": source.stat().st_size}
+    assert os.listdir(srv.pub) == ["photo.raw"] and (srv.pub / "photo.raw").stat().st_ino == index
 
 
 def test_tus_protocol_answers(make_server):

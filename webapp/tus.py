@@ -2,8 +2,9 @@
 
 Contract: `POST /folder/?tus` with `Upload-Length` and `Upload-Metadata` (which must hold `filename`) creates
 an upload into that folder and answers 201 with `Location: /-/tus/<id>`; on that URL `HEAD` reports
-`Upload-Offset`/`Upload-Length`, `PATCH` (`Content-Type: application/offset+octet-stream`, `Upload-Offset`,
-optional `Upload-Checksum`) streams the body to disk and answers 204 with the new offset, `DELETE` cancels.
+`Upload-Offset`/`Upload-Length` (equal once the upload has finished), `PATCH` (`Content-Type:
+application/offset+octet-stream`, `Upload-Offset`, optional `Upload-Checksum`) streams the body to disk and
+answers 204 with the new offset, `DELETE` cancels an unfinished upload.
 `OPTIONS` on either URL advertises the version, extensions, checksum algorithms and maximum size. Every
 answer carries `Tus-Resumable: 1.0.0`; the work is done by appliance.uploads.tus.
 """
@@ -130,7 +131,7 @@ def upload(upload_id):
         return _options(None)
     _check_version()
     if request.method == "HEAD":
-        found = _engine(tus.lookup, upload_id)
+        found = _engine(tus.lookup, upload_id, finished=True)
         headers = _headers(**{"Upload-Offset": str(tus.offset_of(found)), "Upload-Length": str(found["size"])})
         metadata = found["meta"].get("metadata")
         if metadata:

@@ -4,9 +4,11 @@ Contract: `publish` fsyncs a finished temporary file, gives it the client's modi
 place atomically under the target's name (replacing only if the Target allows it, else under a free name
 such as "name (2).ext") and records it with `index.note_file`, which emits the change to the event outbox;
 it returns the final name. `place_twin` publishes a new name for content the volume already holds (see
-dedup). `complete` publishes an assembled upload record and forgets it; with `find_twins` it first computes
-the file's wark (for protocols that send no hashes: the record's `hashes` are those of its first chunks,
-known already, and the rest is read) and replaces it by a link to an identical file when the volume dedups.
+dedup). `complete` publishes an assembled upload record and forgets it (with `remember`, for protocols whose
+clients may ask about an upload after it ended, the database keeps that it finished); with `find_twins` it
+first computes the file's wark (for protocols that send no hashes: the record's `hashes` are those of its
+first chunks, known already, and the rest is read) and replaces it by a link to an identical file when the
+volume dedups.
 """
 import os
 
@@ -15,11 +17,11 @@ from . import dedup, hashing, partfile
 from .target import Target, join
 
 
-def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None, fd=None):
+def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None, remember=False, fd=None):
     """fsync a finished temporary file, move it into place and index it; return the name it got.
 
-    `upload_id`: the upload record to delete in the same transaction that indexes the file; `fd`: an open
-    descriptor of temp, if the caller has one (saves opening it again)."""
+    `upload_id`: the upload record to delete (`remember`ing it as finished) in the same transaction that
+    indexes the file; `fd`: an open descriptor of temp, if the caller has one (saves opening it again)."""
     if fd is None:
         storage.fsync_path(temp)
     else:
@@ -38,16 +40,18 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
     with db.transaction():
         index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark)
         if upload_id is not None:
-            db.upload_delete(upload_id)
+            db.upload_delete(upload_id, remember)
     return name
 
 
-def place_twin(db, target, source, *, wark, lmod=None):
-    """Publish the content of an indexed file under the target's name without receiving it; return the name."""
+def place_twin(db, target, source, *, wark, lmod=None, upload_id=None, remember=False):
+    """Publish the content of an indexed file under the target's name without receiving it; return the name.
+    `upload_id`, `remember`: as for publish."""
     temp = storage.temp_path(target.folder_path)
     try:
         shared = dedup.materialize(source, temp, target.volume.dedup)
-        return publish(db, target, temp, wark=wark, lmod=lmod, shared=shared)
+        return publish(db, target, temp, wark=wark, lmod=lmod, shared=shared, upload_id=upload_id,
+                       remember=remember)
     finally:
         partfile.remove(temp)
 
@@ -61,9 +65,10 @@ def target_of(config, upload):
     return Target(volume, upload["folder"], folder_path, upload["name"], bool(upload["replace_ok"]))
 
 
-def complete(db, config, upload, find_twins=False, fd=None):
+def complete(db, config, upload, find_twins=False, fd=None, remember=False):
     """Publish a fully received upload and delete its record; return the final name (None if orphaned).
-    `fd`: an open descriptor of the upload's temporary file, if the caller has one."""
+    `fd`: an open descriptor of the upload's temporary file, if the caller has one; `remember`: keep that
+    the upload finished."""
     target = target_of(config, upload)
     temp = upload["temp"]
     if target is None:
@@ -77,8 +82,8 @@ def complete(db, config, upload, find_twins=False, fd=None):
                                upload["hashes"])
         entry, source = dedup.find_twin(db, target.volume, wark)
         if entry is not None and target.volume.dedup != "copy":
-            name = place_twin(db, target, source, wark=wark)
+            name = place_twin(db, target, source, wark=wark, upload_id=upload["id"], remember=remember)
             partfile.remove(temp)
-            db.upload_delete(upload["id"])
             return name
-    return publish(db, target, temp, wark=wark, lmod=upload["lmod"], upload_id=upload["id"], fd=fd)
+    return publish(db, target, temp, wark=wark, lmod=upload["lmod"], upload_id=upload["id"], remember=remember,
+                   fd=fd)

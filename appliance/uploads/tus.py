@@ -9,8 +9,11 @@ so an interrupted client or a killed server resumes from there; with one ("sha25
 unless the whole body matches (460 otherwise). The request that reaches the full length publishes the file,
 after replacing it by a link to an identical indexed file when the volume dedups. The up2k chunk hashes of
 the bytes are computed as they stream in and recorded with each checkpoint (a body resumed in the middle of a
-chunk stops that), so finding the file's wark for dedup reads only what was not hashed on the way. Only the
-principal who created an upload may see, continue or cancel it, and only while still allowed to upload there.
+chunk stops that), so finding the file's wark for dedup reads only what was not hashed on the way. An upload
+that ended is remembered as finished until unfinished ones would expire: `lookup(..., finished=True)` (for
+HEAD and PATCH) reports it with its full length as offset, so a client resuming it learns it is done and sends
+nothing. Only the principal who created an upload may see, continue or cancel it, and only while still allowed
+to upload there.
 """
 import base64
 import binascii
@@ -66,13 +69,18 @@ def create(db, config, principal, folder_vpath, length, metadata):
         "have": [0], "temp": str(temp), "username": principal.name, "replace_ok": int(target.replace_ok),
         "meta": {"protocol": PROTOCOL, "metadata": metadata}, "created": time.time()})
     if length == 0:
-        finish.complete(db, config, upload, find_twins=True)
+        finish.complete(db, config, upload, find_twins=True, remember=True)
     return upload
 
 
-def lookup(db, config, principal, upload_id):
-    """The record of one of principal's unfinished tus uploads, or UploadError 404 (or 401/403)."""
+def lookup(db, config, principal, upload_id, finished=False):
+    """The record of one of principal's unfinished tus uploads, or UploadError 404 (or 401/403). With
+    finished, an upload that ended is found too, as its finished_uploads row with `have` [size]."""
     upload = db.upload_get(upload_id)
+    if upload is None and finished:
+        upload = db.upload_finished(upload_id)
+        if upload is not None:
+            upload["have"] = [upload["size"]]
     if upload is None or upload["meta"].get("protocol") != PROTOCOL or upload["username"] != principal.name:
         raise UploadError(404, "no such upload (finished, cancelled or expired)")
     volume = next((v for v in config.volumes if v.url == upload["volume"]), None)
@@ -103,20 +111,26 @@ def _checkpoint(db, part, upload_id, position, hasher):
     return position
 
 
+def _check_offset(offset, current):
+    if offset != current:
+        raise UploadError(409, f"Upload-Offset is {current}, not {offset}")
+
+
 def append(db, config, principal, upload_id, offset, read, length=None, checksum=None):
     """Write a PATCH body at offset; return the new offset (see the module contract)."""
-    upload = lookup(db, config, principal, upload_id)
+    upload = lookup(db, config, principal, upload_id, finished=True)
     expected = parse_checksum(checksum)
     room = upload["size"] - offset
     if length is not None and length > room:
         raise UploadError(413, f"the body ({length} bytes) goes past the upload's length ({upload['size']})")
+    if "finished" in upload:
+        _check_offset(offset, upload["size"])
+        return offset
     incoming = room if length is None else length
     with partfile.PartFile(upload["temp"]) as part:
         if not part.lock(0, 0):
             raise UploadError(423, "another request is writing this upload; try again")
-        current = offset_of(lookup(db, config, principal, upload_id))
-        if offset != current:
-            raise UploadError(409, f"Upload-Offset is {current}, not {offset}")
+        _check_offset(offset, offset_of(lookup(db, config, principal, upload_id)))
         targets.check_space(os.path.dirname(upload["temp"]), incoming, config)
         checksum_digest = hashlib.new(expected[0]) if expected else None
         hasher = hashing.ChunkHasher(upload["size"], upload["hashes"], offset)
@@ -140,7 +154,7 @@ def append(db, config, principal, upload_id, offset, read, length=None, checksum
                 raise UploadError(460, f"the body does not match its {expected[0]} checksum")
             _checkpoint(db, part, upload_id, position, hasher)
         if position == upload["size"]:
-            finish.complete(db, config, db.upload_get(upload_id), find_twins=True)
+            finish.complete(db, config, db.upload_get(upload_id), find_twins=True, remember=True)
     return position
 
 
