@@ -35,9 +35,16 @@ def scan_all(db, config):
                      volume.url, changed, removed, swept)
 
 
+def lower_priority():
+    """Run niced below the daemons that serve. Under systemd the unit's Nice= has done it already (and its
+    system call filter refuses setpriority), so only a process still above WORKER_NICENESS asks."""
+    if os.getpriority(os.PRIO_PROCESS, 0) < WORKER_NICENESS:
+        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
+
+
 def run(config, stop_after=None):
     """Work until SIGTERM (or, for tests, until stop_after seconds have passed)."""
-    os.nice(WORKER_NICENESS)   # background work yields the CPU to serving
+    lower_priority()
     db = Database(config.state_dir)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
