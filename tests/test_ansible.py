@@ -1,6 +1,6 @@
 """The Ansible deployment in ansible/: it parses, is lint-clean offline, and its templates produce a config
 filedock accepts. ansible-lint runs with --offline so it never tries to fetch collections (the role uses only
-ansible.builtin). A real run needs a systemd host; see docs/deployment.md for how it was tried.
+ansible.builtin). The role's real run on a booted Debian machine is tests/test_deploy.py.
 """
 import json
 import os
