@@ -10,7 +10,7 @@ CONFIG ?= filedock.toml
 ROOT ?= srv
 # Debian packages the tests drive as real clients.
 DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 \
-  systemd python3-seccomp fonts-liberation fonts-dejavu-core
+  systemd python3-seccomp fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
 NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 

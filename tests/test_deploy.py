@@ -1,0 +1,181 @@
+"""The Ansible role deploys filedock for real: a Debian 12 machine (debootstrap) boots under systemd-nspawn,
+`ansible/playbook.yml` runs against it over SSH, and the result is checked from outside with curl and ssh.
+
+The machine shares the host's network namespace; its sshd and filedock listen on 127.0.0.1 ephemeral ports
+only. It trusts the host's CA bundle (on networks that inspect TLS, pip inside the machine must trust what
+pip outside trusts); apt and pip inside it use the same Debian and PyPI registries as the host. One module
+fixture boots the machine; the tests run in order against it: first deploy, second run changes nothing,
+a changed checkout (a file deleted, a file edited) is redeployed with nothing stale left and a restart.
+"""
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port
+from test_ansible import REPO, run, tool
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3"
+PASSWORD = "deploy-pw"
+STALE = "appliance/zz_stale_module.py"
+
+
+class Machine:
+    """A booted Debian machine under systemd-nspawn, reachable over SSH on 127.0.0.1."""
+
+    def __init__(self, base):
+        self.base, self.root = base, base / "root"
+        self.key = base / "id_ed25519"
+        self.ssh_port, self.web_port = free_port(), free_port()
+        self.process = None
+
+    def build(self):
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(self.root), MIRROR],
+                       check=True, capture_output=True, timeout=900)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)], check=True)
+        ssh_dir = self.root / "root" / ".ssh"
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy(self.key.with_suffix(".pub"), ssh_dir / "authorized_keys")
+        (self.root / "etc/ssh/sshd_config.d/test.conf").write_text(
+            f"ListenAddress 127.0.0.1:{self.ssh_port}\nPermitRootLogin prohibit-password\n")
+        # trusted now, and kept by update-ca-certificates when the role's packages bring ca-certificates
+        for folder in ("etc/ssl/certs/ca-certificates.crt", "usr/local/share/ca-certificates/host-trust.crt"):
+            (self.root / folder).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy("/etc/ssl/certs/ca-certificates.crt", self.root / folder)
+
+    def boot(self):
+        self.process = subprocess.Popen(
+            ["systemd-nspawn", "--register=no", "--keep-unit", "--boot", f"--machine=fd-{self.ssh_port}",
+             "-D", str(self.root), "--console=pipe"],
+            stdin=subprocess.DEVNULL, stdout=open(self.base / "console.log", "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.base / "console.log").read_text()[-3000:]
+            if self.ssh("true", check=False).returncode == 0:
+                return
+            time.sleep(1)
+        raise AssertionError("the machine's sshd did not answer within 120 s")
+
+    def ssh(self, command, check=True):
+        result = subprocess.run(["ssh", *self.ssh_options(), "-p", str(self.ssh_port), "root@127.0.0.1", command],
+                                capture_output=True, text=True, timeout=120)
+        assert not check or result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def ssh_options(self):
+        return ["-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
+
+    def deploy(self, source):
+        """Run the playbook from a checkout against this machine; return the run's output (asserting success)."""
+        inventory = self.base / "inventory"
+        inventory.write_text(
+            f"[filedock]\nmachine ansible_host=127.0.0.1 ansible_port={self.ssh_port} ansible_user=root "
+            f"ansible_ssh_private_key_file={self.key} ansible_python_interpreter=/usr/bin/python3 "
+            f"ansible_ssh_common_args='{' '.join(self.ssh_options()[2:])}'\n")
+        result = run(tool("ansible-playbook"), "-i", str(inventory), str(source / "ansible/playbook.yml"),
+                     "-e", f"filedock_web_host=127.0.0.1 filedock_web_port={self.web_port} "
+                           f"filedock_admin_password={PASSWORD} filedock_source_archive={self.base / 'src.tar'}",
+                     cwd=source, timeout=1200)
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+        return result.stdout
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)    # nspawn powers the machine off in order
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory):
+    base = tmp_path_factory.mktemp("deploy")
+    box = Machine(base)
+    box.build()
+    box.boot()
+    yield box
+    box.stop()
+    shutil.rmtree(box.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """A copy of this checkout to deploy from, with one extra module that a later checkout no longer has."""
+    source = tmp_path_factory.mktemp("checkout") / "filedock"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "__pycache__",
+                                                                 ".pytest_cache", "srv", "state"))
+    (source / STALE).write_text('"""Deleted from the checkout after the first deployment."""\n')
+    return source
+
+
+def changed_count(output):
+    recap = output.split("PLAY RECAP", 1)[1]
+    return int(recap.split("changed=", 1)[1].split()[0])
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-sS", *args], capture_output=True, timeout=60, check=True).stdout
+
+
+def web(machine, path):
+    return f"http://127.0.0.1:{machine.web_port}{path}"
+
+
+def main_pid(machine, unit):
+    return machine.ssh(f"systemctl show -P MainPID {unit}").stdout.strip()
+
+
+def test_first_deployment_serves_under_hardened_units(machine, checkout, tmp_path):
+    machine.deploy(checkout)
+    assert curl(web(machine, "/-/health")).startswith(b"ok")
+    for unit in ("filedock-web.service", "filedock-worker.service"):
+        shown = dict(line.split("=", 1) for line in machine.ssh(
+            f"systemctl show -p ActiveState,User,NoNewPrivileges,ProtectSystem {unit}").stdout.split())
+        assert shown == {"ActiveState": "active", "User": "filedock", "NoNewPrivileges": "yes",
+                         "ProtectSystem": "strict"}, machine.ssh(f"journalctl -u {unit}").stdout[-3000:]
+    assert machine.ssh(f"ps -o ni= -p {main_pid(machine, 'filedock-worker.service')}").stdout.strip() == "10"
+    # rights: anonymous is refused, the admin (password from the inventory) uploads; bytes are compared
+    assert curl("-o", "/dev/null", "-w", "%{http_code}", web(machine, "/")) == b"401"
+    payload = tmp_path / "photo.jpg"
+    payload.write_bytes(os.urandom(3 << 20))
+    status = curl("-u", f"admin:{PASSWORD}", "-T", str(payload), "-o", "/dev/null", "-w", "%{http_code}",
+                  web(machine, "/photo.jpg"))
+    assert status == b"201"
+    stored = machine.root / "srv/filedock/photo.jpg"
+    assert hashlib.sha256(stored.read_bytes()).digest() == hashlib.sha256(payload.read_bytes()).digest()
+    owner = machine.ssh("stat -c %U:%a /srv/filedock/photo.jpg /etc/filedock/filedock.toml").stdout.split()
+    assert owner[0].startswith("filedock:") and owner[1] == "root:640", owner
+    assert (machine.root / "opt/filedock/src" / STALE).is_file()
+
+
+def test_a_second_run_changes_nothing(machine, checkout):
+    before = main_pid(machine, "filedock-web.service")
+    assert changed_count(machine.deploy(checkout)) == 0
+    assert main_pid(machine, "filedock-web.service") == before
+
+
+def test_a_changed_checkout_is_redeployed_without_stale_files(machine, checkout):
+    before = main_pid(machine, "filedock-web.service")
+    (checkout / STALE).unlink()
+    with open(checkout / "appliance/__init__.py", "a") as module:
+        module.write("# a change that must reach the host\n")
+    machine.deploy(checkout)
+    site = machine.ssh("/opt/filedock/venv/bin/python -c 'import appliance, os; "
+                       "print(os.path.dirname(appliance.__file__))'").stdout.strip()
+    assert site.startswith("/opt/filedock/venv/")
+    installed = machine.root / site.lstrip("/")
+    assert (installed / "__init__.py").read_text().endswith("# a change that must reach the host\n")
+    assert not (installed / Path(STALE).name).exists()
+    assert not (machine.root / "opt/filedock/src" / STALE).exists()
+    assert main_pid(machine, "filedock-web.service") != before
+    assert curl(web(machine, "/-/health")).startswith(b"ok")
