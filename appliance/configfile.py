@@ -2,9 +2,12 @@
 
 Contract: edits go through tomlkit, which keeps the owner's comments and layout, and are written atomically
 (temporary file, fsync, rename). Every edit is validated by loading the result before it replaces the file,
-so a command can never leave a config that filedock refuses to start with.
+so a command can never leave a config that filedock refuses to start with. The file holds password hashes:
+a starter config is readable by its owner only (0600), and an edit keeps the file's mode, owner and group
+(an Ansible host's root:filedock 0640 stays readable by the daemons and by no one else).
 """
 import os
+import stat
 from pathlib import Path
 
 import tomlkit
@@ -12,6 +15,7 @@ import tomlkit
 from . import config as config_module
 from .storage import AtomicWriter
 
+STARTER_MODE = 0o600
 STARTER = '''# filedock configuration. Every setting, its default and meaning: docs/configuration.md
 # Any setting can be overridden by an environment variable FILEDOCK_<SECTION>__<KEY>, e.g. FILEDOCK_WEB__PORT=8080.
 
@@ -40,12 +44,16 @@ def write_starter(path, root, password_hash, state_dir="state"):
         raise FileExistsError(f"{path} already exists; edit it, or use 'filedock user passwd admin'")
     text = STARTER.format(state_dir=state_dir, password_hash=password_hash, root=str(Path(root).resolve()))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _replace(path, text)
+    _replace(path, text, STARTER_MODE)
 
 
-def _replace(path, text):
+def _replace(path, text, mode, owner=None):
+    """Atomically replace path with text, the new file having mode and, when given, (uid, gid)."""
     with AtomicWriter(path) as out:
         out.write(text.encode("utf-8"))
+        os.chmod(out.temp, mode)
+        if owner is not None:
+            os.chown(out.temp, *owner)
         out.publish(replace=True)
 
 
@@ -56,12 +64,15 @@ def edit(path, change):
     change(doc)
     text = tomlkit.dumps(doc)
     candidate = path.with_name(f".{path.name}.new")
-    candidate.write_text(text, encoding="utf-8")
+    with open(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STARTER_MODE), "w", encoding="utf-8") as out:
+        out.write(text)
     try:
         config_module.load(candidate, environ={})
     finally:
         os.unlink(candidate)
-    _replace(path, text)
+    current = path.stat()
+    owner = (current.st_uid, current.st_gid) if os.geteuid() == 0 else None   # others can only keep their own
+    _replace(path, text, stat.S_IMODE(current.st_mode), owner)
 
 
 def set_user(doc, name, password_hash, groups=()):

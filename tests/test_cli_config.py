@@ -1,6 +1,7 @@
 """The filedock CLI and config: init, check-config, user management, env overrides, clear config errors."""
 import os
 import signal
+import stat
 import subprocess
 import time
 import tomllib
@@ -26,6 +27,7 @@ def test_init_writes_a_working_starter_config(tmp_path):
     assert doc["volumes"][0]["url"] == "/" and doc["volumes"][0]["access"] == {"admin": "rwmda"}
     assert doc["users"]["admin"]["password_hash"].startswith("scrypt$") and password not in (tmp_path / "fd.toml").read_text()
     assert (tmp_path / "files").is_dir()
+    assert stat.S_IMODE((tmp_path / "fd.toml").stat().st_mode) == 0o600, "password hashes are the owner's only"
     again = filedock("init", "--config", "fd.toml", cwd=tmp_path)
     assert again.returncode == 1 and "already exists" in again.stderr
     check = filedock("--config", "fd.toml", "check-config", cwd=tmp_path)
@@ -68,8 +70,13 @@ def test_user_add_passwd_del_keep_comments_and_work_live(make_server):
     srv = make_server()
     original = srv.config_path.read_text()
     srv.config_path.write_text("# my own comment\n" + original)
+    os.chown(srv.config_path, 0, 4242)     # as an Ansible host has it: root:filedock 0640
+    srv.config_path.chmod(0o640)
     added = srv.cli("user", "add", "dave", "--password", "dave-pw", "--group", "family")
     assert added.returncode == 0
+    kept = srv.config_path.stat()
+    assert (stat.S_IMODE(kept.st_mode), kept.st_uid, kept.st_gid) == (0o640, 0, 4242)
+    assert not list(srv.config_path.parent.glob(".*.new"))
     text = srv.config_path.read_text()
     assert text.startswith("# my own comment") and "dave" in tomllib.loads(text)["groups"]["family"]
     assert "dave" in srv.cli("user", "list").stdout
