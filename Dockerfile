@@ -2,7 +2,10 @@
 #   docker build -t filedock .
 #   docker run -d -p 8080:8080 -v /path/data:/data -v /path/config:/config --user 1000:1000 filedock
 # See docs/deployment.md.
-FROM debian:12-slim
+# BASE: image/build-oci builds without a Docker engine and passes a Debian 12 base it made itself.
+ARG BASE=debian:12-slim
+FROM ${BASE}
+ARG BASE
 
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -10,7 +13,7 @@ LABEL org.opencontainers.image.title="filedock" \
       org.opencontainers.image.description="Self-hosted file server: web UI, resumable uploads, WebDAV, FTP, SMB, TFTP." \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/debian:12-slim"
+      org.opencontainers.image.base.name="${BASE}"
 
 # Debian 12's stable updates are wanted, so the packages are not pinned.
 # hadolint ignore=DL3008
@@ -18,7 +21,9 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv tini \
     && rm -rf /var/lib/apt/lists/*
 
-# Dependencies first, so a code change does not reinstall them.
+# Dependencies first, so a code change does not reinstall them. Behind a TLS-inspecting proxy, mount its CA
+# bundle and name it: --build-arg PIP_CERT=/path/in/build (seen only by these RUN steps, not kept).
+ARG PIP_CERT
 COPY requirements.txt /opt/filedock/src/
 RUN python3 -m venv /opt/filedock/venv \
     && /opt/filedock/venv/bin/pip install --no-cache-dir -r /opt/filedock/src/requirements.txt

@@ -10,11 +10,12 @@ CONFIG ?= filedock.toml
 ROOT ?= srv
 # Debian packages the tests drive as real clients.
 DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 \
-  systemd python3-seccomp fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client
+  systemd python3-seccomp fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client \
+  buildah podman runc
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
 NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: install run test test-deps bench clean
+.PHONY: install run test test-deps bench oci-image clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,10 @@ test: test-deps
 
 bench: test-deps
 	bash bench/run
+
+# The OCI image from the Dockerfile, without a Docker engine (needs root, debootstrap, buildah).
+oci-image:
+	image/build-oci
 
 clean:
 	rm -rf $(VENV) .pytest_cache
