@@ -12,7 +12,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -156,6 +158,24 @@ def test_first_deployment_serves_under_hardened_units(machine, checkout, tmp_pat
     owner = machine.ssh("stat -c %U:%a /srv/filedock/photo.jpg /etc/filedock/filedock.toml").stdout.split()
     assert owner[0].startswith("filedock:") and owner[1] == "root:640", owner
     assert (machine.root / "opt/filedock/src" / STALE).is_file()
+
+
+def test_uploads_and_archives_work_under_the_hardened_units(machine, tmp_path):
+    """up2k (hashing threads, O_DIRECT, fsync) and a streamed zip, inside the units' sandbox and filters."""
+    tree = tmp_path / "trip"
+    (tree / "day1").mkdir(parents=True)
+    (tree / "day1" / "video.bin").write_bytes(os.urandom(24 << 20))
+    (tree / "notes.txt").write_bytes(b"sunny\n")
+    sent = subprocess.run([sys.executable, "-m", "copyparty.web.a.u2c", "-ns", "--ba", f"admin:{PASSWORD}",
+                           web(machine, "/"), str(tree)], capture_output=True, text=True, timeout=300)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    for name in ("day1/video.bin", "notes.txt"):
+        assert (machine.root / "srv/filedock/trip" / name).read_bytes() == (tree / name).read_bytes()
+    archive = tmp_path / "trip.zip"
+    curl("-u", f"admin:{PASSWORD}", "-o", str(archive), web(machine, "/trip/?zip"))
+    with zipfile.ZipFile(archive) as zipped:
+        assert zipped.read("day1/video.bin") == (tree / "day1" / "video.bin").read_bytes()
+    assert machine.ssh("systemctl is-active filedock-web filedock-worker").stdout.split() == ["active", "active"]
 
 
 def test_a_second_run_changes_nothing(machine, checkout):
