@@ -4,11 +4,15 @@ Contract: one worker per installation drains the event outbox to its subscribers
 fingerprints for dedup; later thumbnails and user hooks subscribe here too), scans every volume for changes
 made behind filedock's back every [server] scan_interval seconds, and runs the periodic CHORES. Nothing
 here runs inside a request, so a long scan never blocks serving; it runs niced below the daemons that serve.
+Under systemd (a Type=notify unit) it reports ready once its database is open, so a worker that cannot start
+fails `systemctl start` instead of crash-looping unnoticed.
 """
 import logging
 import os
 import signal
 import time
+
+from gunicorn.systemd import sd_notify
 
 from . import events, index, storage
 from .uploads import dedup
@@ -49,6 +53,7 @@ def run(config, stop_after=None):
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
+    sd_notify("READY=1", log)   # a no-op outside a Type=notify unit
     scan_interval = config.get("server", "scan_interval")
     chores = [(0.0, scan_interval, scan_all)] if scan_interval else []
     chores += [(0.0, every, chore) for every, chore in CHORES]

@@ -77,6 +77,7 @@ def test_service_contract(service):
     assert unit["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
     assert unit["SystemCallFilter"][0] == "@system-service"
     assert unit["Restart"] == ["on-failure"]
+    assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]
     assert unit["PartOf"] == ["filedock.target"] and unit["WantedBy"] == ["filedock.target"]
     for flag in ("PrivateTmp", "NoNewPrivileges", "ProtectHome", "ProtectKernelTunables", "ProtectKernelModules",
                  "ProtectKernelLogs", "ProtectControlGroups", "RestrictNamespaces", "LockPersonality",
