@@ -66,9 +66,9 @@ def volumes(tmp_path, uid=1000):
     return data, config
 
 
-def start(podman, name, tag, data, config, port, user="1000:1000", admin_password=PASSWORD):
+def start(podman, name, tag, data, config, port, user="1000:1000", admin_password=PASSWORD, options=()):
     env = ["-e", f"FILEDOCK_ADMIN_PASSWORD={admin_password}"] if admin_password else []
-    podman("run", "-d", "--name", name, "--network", "host", "--user", user, "-v", f"{data}:/data",
+    podman("run", "-d", "--name", name, *options, "--network", "host", "--user", user, "-v", f"{data}:/data",
            "-v", f"{config}:/config", "-e", f"FILEDOCK_WEB__PORT={port}", "-e", "FILEDOCK_WEB__HOST=127.0.0.1",
            *env, tag)
     deadline = time.monotonic() + 60
@@ -130,11 +130,12 @@ def test_first_start_serves_data_and_keeps_config_across_restarts(image, tmp_pat
     assert requests.get(url + "/album/p.raw", auth=("admin", PASSWORD)).content == payload
 
 
-def test_another_uid_and_a_generated_password(image, tmp_path):
+def test_another_uid_a_generated_password_and_a_read_only_root(image, tmp_path):
     podman, tag = image
     data, config = volumes(tmp_path, uid=1234)
     port = free_port()
-    start(podman, "other-uid", tag, data, config, port, user="1234:1234", admin_password=None)
+    start(podman, "other-uid", tag, data, config, port, user="1234:1234", admin_password=None,
+          options=["--read-only"])    # only /data, /config and /tmp are written
     logs = podman("logs", "other-uid").stdout + podman("logs", "other-uid").stderr
     password = logs.split("password: ", 1)[1].split()[0]
     url = f"http://127.0.0.1:{port}"
