@@ -15,7 +15,7 @@ import tomlkit
 from . import config as config_module
 from .storage import AtomicWriter
 
-STARTER_MODE = 0o600
+OWNER_ONLY = 0o600
 STARTER = '''# filedock configuration. Every setting, its default and meaning: docs/configuration.md
 # Any setting can be overridden by an environment variable FILEDOCK_<SECTION>__<KEY>, e.g. FILEDOCK_WEB__PORT=8080.
 
@@ -44,7 +44,7 @@ def write_starter(path, root, password_hash, state_dir="state"):
         raise FileExistsError(f"{path} already exists; edit it, or use 'filedock user passwd admin'")
     text = STARTER.format(state_dir=state_dir, password_hash=password_hash, root=str(Path(root).resolve()))
     path.parent.mkdir(parents=True, exist_ok=True)
-    _replace(path, text, STARTER_MODE)
+    _replace(path, text, OWNER_ONLY)
 
 
 def _replace(path, text, mode, owner=None):
@@ -64,7 +64,7 @@ def edit(path, change):
     change(doc)
     text = tomlkit.dumps(doc)
     candidate = path.with_name(f".{path.name}.new")
-    with open(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STARTER_MODE), "w", encoding="utf-8") as out:
+    with open(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY), "w", encoding="utf-8") as out:
         out.write(text)
     try:
         config_module.load(candidate, environ={})
