@@ -158,6 +158,7 @@ def test_first_deployment_serves_under_hardened_units(machine, checkout, tmp_pat
     owner = machine.ssh("stat -c %U:%a /srv/filedock/photo.jpg /etc/filedock/filedock.toml").stdout.split()
     assert owner[0].startswith("filedock:") and owner[1] == "root:640", owner
     assert (machine.root / "opt/filedock/src" / STALE).is_file()
+    assert not (machine.base / "src.tar").exists(), "the controller's packed source is cleaned up"
 
 
 def test_uploads_and_archives_work_under_the_hardened_units(machine, tmp_path):
