@@ -1,6 +1,6 @@
 """The `filedock` command: set up, check and run the appliance.
 
-    filedock init [--root DIR] [--config FILE] [--admin-password PW]
+    filedock init [--root DIR] [--config FILE] [--admin-password PW]   (PW also from $FILEDOCK_ADMIN_PASSWORD)
     filedock check-config
     filedock user add NAME [--password PW] [--group G ...] | passwd NAME [--password PW] | del NAME | list
     filedock run                  every enabled daemon under one supervisor (make run, containers)
@@ -12,6 +12,7 @@ the fix, never a traceback. The config file is found by --config, $FILEDOCK_CONF
 import argparse
 import getpass
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -124,7 +125,8 @@ def parser():
     init = sub.add_parser("init", help="write a starter config")
     init.add_argument("--root", default="srv", help="folder to serve at / (created if missing)")
     init.add_argument("--config", dest="config", default=argparse.SUPPRESS)
-    init.add_argument("--admin-password", help="password of the admin account (default: generated)")
+    init.add_argument("--admin-password", default=os.environ.get("FILEDOCK_ADMIN_PASSWORD") or None,
+                      help="password of the admin account (default: $FILEDOCK_ADMIN_PASSWORD, else generated)")
     init.add_argument("--state-dir", default="state", help="database folder (relative to the config file)")
     init.set_defaults(func=cmd_init)
     sub.add_parser("check-config", help="validate the config and exit").set_defaults(func=cmd_check_config)

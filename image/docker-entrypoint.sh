@@ -9,11 +9,7 @@ set -eu
 config="${FILEDOCK_CONFIG:-/config/filedock.toml}"
 
 if [ ! -f "$config" ]; then
-    if [ -n "${FILEDOCK_ADMIN_PASSWORD:-}" ]; then
-        filedock init --root /data --config "$config" --admin-password "$FILEDOCK_ADMIN_PASSWORD"
-    else
-        filedock init --root /data --config "$config"
-    fi
+    filedock init --root /data --config "$config"    # reads $FILEDOCK_ADMIN_PASSWORD itself: not in argv
 fi
 
 [ "$#" -gt 0 ] || set -- run

@@ -9,6 +9,7 @@ import tomllib
 import pytest
 import requests
 
+from appliance.accounts import verify_password
 from conftest import FILEDOCK, REPO
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO))
@@ -32,6 +33,15 @@ def test_init_writes_a_working_starter_config(tmp_path):
     assert again.returncode == 1 and "already exists" in again.stderr
     check = filedock("--config", "fd.toml", "check-config", cwd=tmp_path)
     assert check.returncode == 0 and "OK" in check.stdout
+
+
+def test_init_takes_the_admin_password_from_the_environment(tmp_path):
+    """As the container's entrypoint uses it: the password never appears in a command line or the output."""
+    r = filedock("init", "--config", "fd.toml", cwd=tmp_path, env=dict(ENV, FILEDOCK_ADMIN_PASSWORD="from-env"))
+    assert r.returncode == 0, r.stderr
+    assert "password" not in r.stdout
+    stored = tomllib.loads((tmp_path / "fd.toml").read_text())["users"]["admin"]["password_hash"]
+    assert verify_password("from-env", stored) and not verify_password("other", stored)
 
 
 @pytest.mark.parametrize("bad, names", [
