@@ -11,7 +11,8 @@ ROOT ?= srv
 # Debian packages the tests drive as real clients.
 DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 \
   systemd python3-seccomp fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client \
-  buildah podman runc
+  buildah podman runc qemu-user-static binfmt-support
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
 NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 
@@ -38,11 +39,15 @@ test-deps: $(VENV)/.test-installed
 	@missing=""; for p in $(DEB_TEST_PACKAGES) $(NODE_PACKAGE); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@test ! -f tests/node/package-lock.json || test -d tests/node/node_modules || \
 	  (cd tests/node && npm ci --silent --no-audit --no-fund)
+	@# arm64 programs (the arm64 image's build and run) through qemu-user; needs binfmt_misc mounted
+	@test -e /proc/sys/fs/binfmt_misc/qemu-aarch64 || { \
+	  mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
+	  $(SUDO) update-binfmts --enable qemu-aarch64; }
 
 test: test-deps
 	$(PY) -m pytest -q tests
@@ -50,9 +55,10 @@ test: test-deps
 bench: test-deps
 	bash bench/run
 
-# The OCI image from the Dockerfile, without a Docker engine (needs root, debootstrap, buildah).
+# The OCI image from the Dockerfile, without a Docker engine (needs root, debootstrap, buildah);
+# ARCH=arm64 for Pis and ARM NAS boxes (through qemu-user-static on other machines).
 oci-image:
-	image/build-oci
+	image/build-oci $(if $(ARCH),--arch $(ARCH))
 
 clean:
 	rm -rf $(VENV) .pytest_cache
