@@ -2,7 +2,8 @@
 
 Contract: edits go through tomlkit, which keeps the owner's comments and layout, and are written atomically
 (temporary file, fsync, rename). Every edit is validated by loading the result before it replaces the file,
-so a command can never leave a config that filedock refuses to start with. The file holds password hashes:
+so a command can never leave a config that filedock refuses to start with (the temporary file that would
+replace it is loaded first). The file holds password hashes:
 a starter config is readable by its owner only (0600), and an edit keeps the file's mode, owner and group
 (an Ansible host's root:filedock 0640 stays readable by the daemons and by no one else).
 """
@@ -47,13 +48,16 @@ def write_starter(path, root, password_hash, state_dir="state"):
     _replace(path, text, OWNER_ONLY)
 
 
-def _replace(path, text, mode, owner=None):
-    """Atomically replace path with text, the new file having mode and, when given, (uid, gid)."""
+def _replace(path, text, mode, owner=None, validate=False):
+    """Atomically replace path with text, the new file having mode and, when given, (uid, gid); with validate,
+    the new file must load as a config before it replaces anything."""
     with AtomicWriter(path) as out:
-        out.write(text.encode("utf-8"))
         os.chmod(out.temp, mode)
         if owner is not None:
             os.chown(out.temp, *owner)
+        out.write(text.encode("utf-8"))   # bytes are written at once (never handed to a thread)
+        if validate:
+            config_module.load(out.temp, environ={})
         out.publish(replace=True)
 
 
@@ -62,17 +66,9 @@ def edit(path, change):
     path = Path(path)
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     change(doc)
-    text = tomlkit.dumps(doc)
-    candidate = path.with_name(f".{path.name}.new")
-    with open(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY), "w", encoding="utf-8") as out:
-        out.write(text)
-    try:
-        config_module.load(candidate, environ={})
-    finally:
-        os.unlink(candidate)
     current = path.stat()
     owner = (current.st_uid, current.st_gid) if os.geteuid() == 0 else None   # others can only keep their own
-    _replace(path, text, stat.S_IMODE(current.st_mode), owner)
+    _replace(path, tomlkit.dumps(doc), stat.S_IMODE(current.st_mode), owner, validate=True)
 
 
 def set_user(doc, name, password_hash, groups=()):

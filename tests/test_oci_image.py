@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import stat
 import subprocess
 import time
@@ -49,7 +50,7 @@ def build_and_load(base, arch):
                             "--storage", str(base / "build"), "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"],
                            capture_output=True, text=True, timeout=2400)
     assert built.returncode == 0, built.stdout + built.stderr
-    subprocess.run(["rm", "-rf", str(base / "build")], check=True)
+    shutil.rmtree(base / "build")
     podman = Podman(base)
     loaded = podman("load", "-i", str(archive)).stdout
     assert f"localhost/filedock:0.1.0-{arch}" in loaded, loaded
@@ -76,13 +77,18 @@ def start(podman, name, tag, data, config, port, user="1000:1000", admin_passwor
     podman("run", "-d", "--name", name, *options, "--network", "host", "--user", user, "-v", f"{data}:/data",
            "-v", f"{config}:/config", "-e", f"FILEDOCK_WEB__PORT={port}", "-e", "FILEDOCK_WEB__HOST=127.0.0.1",
            *env, tag)
+    wait_until_serving(podman, name, port)
+
+
+def wait_until_serving(podman, name, port):
     deadline = time.monotonic() + 180   # arm64 runs emulated
     while time.monotonic() < deadline:
         try:
             if requests.get(f"http://127.0.0.1:{port}/-/health", timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
     raise AssertionError(podman("logs", name, check=False).stdout[-3000:])
 
 
@@ -120,13 +126,7 @@ def test_first_start_serves_data_and_keeps_config_across_restarts(image, tmp_pat
            "user", "add", "bob", "--password", "bob-pw")
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
     podman("restart", "--time", "20", "first-start")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/album/?ls", auth=("admin", PASSWORD), timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.3)
+    wait_until_serving(podman, "first-start", port)
     listing = requests.get(url + "/album/?ls", auth=("admin", PASSWORD)).json()
     assert [f["name"] for f in listing["files"]] == ["p.raw"]
     # bob exists now (a wrong password is 401) but has no rights on the volume (hidden: 404)

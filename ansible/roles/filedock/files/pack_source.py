@@ -15,7 +15,7 @@ def members(root):
         yield part
         for folder, subfolders, files in os.walk(path):
             subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
-            for name in sorted(subfolders) + sorted(f for f in files if not f.endswith(".pyc")):
+            for name in subfolders + sorted(f for f in files if not f.endswith(".pyc")):
                 yield os.path.relpath(os.path.join(folder, name), root)
 
 
