@@ -3,9 +3,9 @@
 Contract: edits go through tomlkit, which keeps the owner's comments and layout, and are written atomically
 (temporary file, fsync, rename). Every edit is validated by loading the result before it replaces the file,
 so a command can never leave a config that filedock refuses to start with (the temporary file that would
-replace it is loaded first). The file holds password hashes:
-a starter config is readable by its owner only (0600), and an edit keeps the file's mode, owner and group
-(an Ansible host's root:filedock 0640 stays readable by the daemons and by no one else).
+replace it is loaded first). The file holds password hashes: a starter config is readable by its owner only
+(0600), and an edit keeps the file's mode, owner and group (an Ansible host's root:filedock 0640 stays
+readable by the daemons and by no one else).
 """
 import os
 import stat
