@@ -8,7 +8,7 @@ import time
 
 from flask import Flask
 
-from . import archive, auth, browse, dispatch, errors, fileops, health, tus, up2k  # noqa: F401 (handlers register on import)
+from . import archive, auth, browse, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
 
 
 def create_app(config):
@@ -20,6 +20,7 @@ def create_app(config):
     # "YYYY-MM-DD HH:MM" (UTC) for pages seen without JavaScript; browse.js re-renders dates in local time.
     app.jinja_env.filters["utcdate"] = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
     errors.init_app(app)
+    headers.init_app(app)
     fileops.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)

@@ -4,6 +4,26 @@ Contract: `file_response(path, st, attachment)` answers the current request for 
 resolved regular file: 304 when the client's copy is current, 412 when a precondition fails, 206 for one
 satisfiable byte range (If-Range honoured), 416 for an unsatisfiable one, else 200. Several ranges are
 answered with the whole file (allowed by RFC 9110). The body goes out through sendfile (see sendfile.py).
+
+Security: a file in a volume was put there by anyone with upload rights (a drop box, a shared folder), yet it is
+served from the app's origin to whoever opens it, an admin included. So every answer here (200, 206, 304, 412,
+416, HEAD) is marked as a user file (headers.mark_user_file), with the policy of the file's type even on a 304
+(a 304's headers update the cached ones). Its Content-Security-Policy allows no script source at all, and with
+`X-Content-Type-Options: nosniff` a browser renders the file only as its declared type.
+- Almost every type gets `sandbox` (without allow-scripts or allow-same-origin) on top: the document gets an
+  opaque origin ("null") and runs none of its scripts, so it can neither read a page of the app (the CSRF token)
+  nor use the session, cookies or storage. Files keep their real type, active ones included (HTML, XHTML, SVG,
+  XML): under the sandbox an HTML page or an SVG is displayed inert, which is as safe as rewriting them to
+  text/plain or forcing a download and still lets people look at them. A name without a known type goes out as
+  application/octet-stream, which browsers download. Pictures, plain text and PDFs stay viewable inline: the
+  browser shows them from the navigation's own response; Chromium's PDF viewer renders a PDF served with the
+  sandbox (checked with Chromium 156; the viewer runs in its own extension origin). Styles inside a shown page
+  are allowed; remote loads are not (default-src 'none'), so a shown page cannot beacon out either.
+- audio/* and video/* get the same no-script policy without `sandbox`. Chromium's player page for a media URL
+  loads the file again with `crossorigin="anonymous"`, which an opaque origin may not do (CORS), so under the
+  sandbox nothing plays. Without it nothing can run either: with nosniff the bytes only ever go to the media
+  decoder (an HTML page named `.mp4` is a video that fails to decode, never a page), the player page is the
+  browser's own, and the policy forbids every script.
 """
 import mimetypes
 from urllib.parse import quote
@@ -11,6 +31,7 @@ from urllib.parse import quote
 from flask import Response, request
 from werkzeug.http import http_date, parse_date
 
+from .headers import mark_user_file
 from .sendfile import file_body
 
 
@@ -51,7 +72,14 @@ def _range_applies(st, etag):
 
 
 def file_response(path, st, attachment=False):
-    """Answer GET/HEAD for one regular file."""
+    """Answer GET/HEAD for one regular file; every answer carries the user-file headers."""
+    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if mimetype.startswith("text/"):
+        mimetype += "; charset=utf-8"
+    return mark_user_file(_file_response(path, st, attachment, mimetype), mimetype)
+
+
+def _file_response(path, st, attachment, mimetype):
     etag = etag_of(st)
     headers = {
         "ETag": f'"{etag}"',
@@ -60,9 +88,6 @@ def file_response(path, st, attachment=False):
         "Cache-Control": "no-cache",
         "Content-Disposition": content_disposition(path.name, attachment),
     }
-    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if mimetype.startswith("text/"):
-        mimetype += "; charset=utf-8"
     if _precondition_failed(st, etag):
         return Response(status=412, headers=headers)
     if request.if_none_match:
