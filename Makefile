@@ -9,7 +9,7 @@ PIP := $(VENV)/bin/pip
 CONFIG ?= filedock.toml
 ROOT ?= srv
 # Debian packages the tests drive as real clients.
-DEB_TEST_PACKAGES := curl lftp litmus cadaver smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 \
+DEB_TEST_PACKAGES := curl lftp litmus cadaver davfs2 smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 \
   systemd python3-seccomp fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client \
   buildah podman runc qemu-user-static binfmt-support
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

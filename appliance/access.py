@@ -14,9 +14,15 @@ right means the same thing everywhere. Rights are letters per volume in the conf
 
 Who: a user name, "@group", or "*" (everyone, the anonymous user included). Rights from every entry that
 matches add up. The anonymous user has no rights unless a volume grants them to "*".
+
+`require` is `decide` for callers that act: it returns the Decision or raises refusal.Refused saying why
+(login needed for anonymous, hidden where the principal holds no right at all so a volume's existence is not
+revealed, forbidden where a right is missing, not found, bad path).
 """
 from dataclasses import dataclass
 from enum import Enum
+
+from .refusal import Kind, Refused
 
 
 class Right(str, Enum):
@@ -38,6 +44,10 @@ class Action(Enum):
     DELETE = "delete"
     ADMIN = "admin"
 
+
+# How a refusal names each action to a person.
+VERBS = {Action.LIST: "list", Action.READ: "download", Action.CREATE: "upload", Action.OVERWRITE: "overwrite",
+         Action.MOVE: "move", Action.DELETE: "delete", Action.ADMIN: "administer"}
 
 # Each action is allowed by any one of these sets of rights (all rights of a set needed).
 NEEDS = {
@@ -140,6 +150,26 @@ def decide(config, principal, action, vpath):
         return Decision(False, None, "", frozenset())
     rights = rights_of(volume, principal)
     return Decision(allows(rights, action), volume, relpath, rights)
+
+
+def require(config, principal, action, vpath):
+    """The Decision allowing `action` at `vpath`, or Refused with the kind of refusal."""
+    if "\0" in vpath:
+        raise Refused(Kind.BAD_PATH, "invalid path")
+    try:
+        volume, relpath = find_volume(config.volumes, vpath)
+    except ValueError as exc:
+        raise Refused(Kind.BAD_PATH, str(exc)) from None
+    if volume is None:
+        raise Refused(Kind.NOT_FOUND, "no such file or folder")
+    rights = rights_of(volume, principal)
+    if not allows(rights, action):
+        if principal.anonymous:
+            raise Refused(Kind.LOGIN_NEEDED, "log in to do this")
+        if not rights:
+            raise Refused(Kind.HIDDEN, "no such file or folder")
+        raise Refused(Kind.FORBIDDEN, f"you may not {VERBS[action]} here")
+    return Decision(True, volume, relpath, rights)
 
 
 def visible_volumes(config, principal, parent_vpath):

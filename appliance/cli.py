@@ -4,10 +4,11 @@
     filedock check-config
     filedock user add NAME [--password PW] [--group G ...] | passwd NAME [--password PW] | del NAME | list
     filedock run                  every enabled daemon under one supervisor (make run, containers)
-    filedock web | worker         one daemon in the foreground (systemd units)
+    filedock web | worker | dav | ftp | tftp    one daemon in the foreground (systemd units; daemons.DAEMONS)
 
 Contract: a bad config makes every command exit with status 2 and one line naming the file, the key and
-the fix, never a traceback. The config file is found by --config, $FILEDOCK_CONFIG, /etc/filedock, ./.
+the fix, never a traceback. The config file is found by --config (before or after the subcommand),
+$FILEDOCK_CONFIG, /etc/filedock, ./.
 """
 import argparse
 import getpass
@@ -17,7 +18,7 @@ import socket
 import sys
 from pathlib import Path
 
-from . import accounts, supervisor
+from . import accounts, daemons, supervisor
 from .config import ConfigError, find_config_path, load
 
 
@@ -105,40 +106,38 @@ def cmd_run(args):
     return supervisor.run(cfg)
 
 
-def cmd_web(args):
-    from .webserver import serve   # each daemon imports only what it runs
-    serve(load(args.config))
-    return 0
-
-
-def cmd_worker(args):
-    from . import worker
-    worker.run(load(args.config))
+def cmd_daemon(args):
+    daemons.run(daemons.BY_NAME[args.command], load(args.config))
     return 0
 
 
 def parser():
+    config_help = "config file (default: $FILEDOCK_CONFIG, /etc/filedock/filedock.toml, ./filedock.toml)"
     p = argparse.ArgumentParser(prog="filedock", description="A self-hosted file server appliance.")
-    p.add_argument("--config", help="config file (default: $FILEDOCK_CONFIG, /etc/filedock/filedock.toml, "
-                                    "./filedock.toml)")
+    p.add_argument("--config", help=config_help)
+    # every subcommand takes --config too; SUPPRESS keeps one given before the subcommand
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     sub = p.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", help="write a starter config")
+    init = sub.add_parser("init", help="write a starter config", parents=[common])
     init.add_argument("--root", default="srv", help="folder to serve at / (created if missing)")
-    init.add_argument("--config", dest="config", default=argparse.SUPPRESS)
     init.add_argument("--admin-password", default=os.environ.get("FILEDOCK_ADMIN_PASSWORD") or None,
                       help="password of the admin account (default: $FILEDOCK_ADMIN_PASSWORD, else generated)")
     init.add_argument("--state-dir", default="state", help="database folder (relative to the config file)")
     init.set_defaults(func=cmd_init)
-    sub.add_parser("check-config", help="validate the config and exit").set_defaults(func=cmd_check_config)
-    user = sub.add_parser("user", help="manage accounts")
+    sub.add_parser("check-config", help="validate the config and exit",
+                   parents=[common]).set_defaults(func=cmd_check_config)
+    user = sub.add_parser("user", help="manage accounts", parents=[common])
     user.add_argument("action", choices=["add", "passwd", "del", "list"])
     user.add_argument("name", nargs="?")
     user.add_argument("--password", help="the password (default: asked, or one line from stdin)")
     user.add_argument("--group", action="append", help="add the user to this group (repeatable)")
     user.set_defaults(func=cmd_user)
-    sub.add_parser("run", help="run every enabled daemon, restarting any that dies").set_defaults(func=cmd_run)
-    sub.add_parser("web", help="run the web UI daemon").set_defaults(func=cmd_web)
-    sub.add_parser("worker", help="run the background worker daemon").set_defaults(func=cmd_worker)
+    sub.add_parser("run", help="run every enabled daemon, restarting any that dies",
+                   parents=[common]).set_defaults(func=cmd_run)
+    for daemon in daemons.DAEMONS:
+        sub.add_parser(daemon.name, help=f"run {daemon.summary} in the foreground",
+                       parents=[common]).set_defaults(func=cmd_daemon)
     return p
 
 

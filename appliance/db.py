@@ -147,6 +147,10 @@ class Database:
     def sessions_delete_user(self, username):
         self._run("DELETE FROM sessions WHERE username = ?", (username,))
 
+    def sessions_prune(self, idle_before):
+        """Delete sessions unused since a time; return how many."""
+        return self._run("DELETE FROM sessions WHERE last_seen < ?", (idle_before,))
+
     # -- login throttling -----------------------------------------------------------------------------
     def login_failure_add(self, addr):
         self._run("INSERT INTO login_failures (addr, at) VALUES (?, ?)", (addr, time.time()))
@@ -154,11 +158,12 @@ class Database:
     def login_failures_since(self, addr, since):
         return self._one("SELECT COUNT(*) AS n FROM login_failures WHERE addr = ? AND at > ?", (addr, since))["n"]
 
-    def login_failures_clear(self, addr, before=None):
-        if before is None:
-            self._run("DELETE FROM login_failures WHERE addr = ?", (addr,))
-        else:
-            self._run("DELETE FROM login_failures WHERE at < ?", (before,))
+    def login_failures_clear(self, addr):
+        self._run("DELETE FROM login_failures WHERE addr = ?", (addr,))
+
+    def login_failures_prune(self, before):
+        """Delete failed logins older than a time (they no longer count); return how many."""
+        return self._run("DELETE FROM login_failures WHERE at < ?", (before,))
 
     # -- file index -----------------------------------------------------------------------------------
     def file_get(self, volume, relpath):

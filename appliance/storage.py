@@ -16,25 +16,30 @@ import errno
 import os
 import secrets
 import shutil
-import sys
 import time
 from pathlib import Path
+
+from . import offload
+from .refusal import Kind, Refused
 
 TEMP_PREFIX = ".filedock-part-"
 MAX_NAME_BYTES = 255
 BLOCK = 1 << 20
 
 
-class PathRefused(Exception):
+class PathRefused(Refused):
     """The path is malformed or leaves the volume."""
+    kind = Kind.BAD_PATH
 
 
-class NoSpace(Exception):
+class NoSpace(Refused):
     """Writing would leave less free disk than configured."""
+    kind = Kind.NO_SPACE
 
 
-class TooLarge(Exception):
+class TooLarge(Refused):
     """A file is larger than its volume accepts."""
+    kind = Kind.TOO_LARGE
 
 
 def check_size(volume, size):
@@ -194,44 +199,13 @@ def boot_id():
 _BOOT_ID = None
 
 
-def _gevent_threadpool():
-    if "gevent" in sys.modules:
-        from gevent import get_hub
-        from gevent.monkey import is_module_patched
-        if is_module_patched("os"):
-            return get_hub().threadpool
-    return None
-
-
-def offload(function, *args):
-    """Run blocking or CPU-heavy work that releases the GIL (syscalls, hashing); in a gevent worker, in its
-    thread pool, so the worker's other clients are served meanwhile and a second core can be used."""
-    pool = _gevent_threadpool()
-    return pool.apply(function, args) if pool is not None else function(*args)   # an idle pool is falsy
-
-
-class _Done:
-    def __init__(self, value):
-        self.value = value
-
-    def get(self):
-        return self.value
-
-
-def offload_start(function, *args):
-    """Like offload, but return at once with a handle whose get() waits for the result (outside gevent the
-    work is done before returning)."""
-    pool = _gevent_threadpool()
-    return pool.spawn(function, *args) if pool is not None else _Done(function(*args))
-
-
 def fsync(fd, dirty=None):
     """Make a file's content durable; `dirty` (bytes written since the last sync) below 1 MiB syncs in place,
     where a thread hand-off would cost more than the stall it avoids."""
     if dirty is not None and dirty < INLINE_SYNC_MAX:
         os.fsync(fd)
     else:
-        offload(os.fsync, fd)
+        offload.run(os.fsync, fd)
 
 
 def fsync_path(path):
@@ -286,7 +260,7 @@ class AtomicWriter:
     def write(self, data):
         self._wait()
         if self.direct.takes(data, self.size):
-            self.storing = offload_start(self.direct.write, data, self.size, self.file.fileno())
+            self.storing = offload.start(self.direct.write, data, self.size, self.file.fileno())
             if self.flushed == self.size:   # nothing waits in the page cache: this block skips it
                 self.flushed += len(data)
         else:
@@ -341,21 +315,42 @@ def sweep_stale_temps(root, max_age):
     return removed
 
 
-def copy_file(source, target, replace):
-    """Copy a file atomically (through a temporary name)."""
+def _copy_file(source, target, replace):
     with open(source, "rb") as src, AtomicWriter(target) as out:
         shutil.copyfileobj(src, out.file, BLOCK)
         out.publish(replace)
 
 
-def copy_tree(source, target):
-    """Copy a folder recursively; files go through atomic writes, the target must not exist."""
+def _copy_tree(source, target):
     os.mkdir(target)
     for entry in os.scandir(source):
         if is_internal(entry.name):
             continue
         dest = Path(target) / entry.name
         if entry.is_dir(follow_symlinks=False):
-            copy_tree(entry.path, dest)
+            _copy_tree(entry.path, dest)
         elif entry.is_file(follow_symlinks=False):
-            copy_file(entry.path, dest, replace=False)
+            _copy_file(entry.path, dest, replace=False)
+
+
+def copy_file(source, target, replace):
+    """Copy a file atomically (through a temporary name), off the serving thread."""
+    offload.run(_copy_file, source, target, replace)
+
+
+def copy_tree(source, target):
+    """Copy a folder recursively, off the serving thread; files go through atomic writes, the target must not
+    exist."""
+    offload.run(_copy_tree, source, target)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def remove(path):
+    """Delete a file, a symlink, or a folder with everything in it, off the serving thread."""
+    offload.run(_remove, path)

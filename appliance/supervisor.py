@@ -3,7 +3,9 @@
 Contract: used by `make run` and the container entrypoint (systemd runs each daemon as its own unit
 instead). Each child is `filedock --config FILE <daemon>`; one that exits is restarted with a backoff
 (1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT is passed on to
-every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have.
+every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have. A daemon
+that cannot start (a port taken, a bad certificate) is logged with its exit status each time it is retried
+and never stops the others.
 """
 import logging
 import signal
@@ -11,16 +13,12 @@ import subprocess
 import sys
 import time
 
+from . import daemons
+
 log = logging.getLogger("filedock.run")
 
-# daemon name -> config section that enables it (None: always runs)
-DAEMONS = {"web": "web", "worker": None}
 MAX_BACKOFF = 30
 HEALTHY_AFTER = 60
-
-
-def enabled_daemons(config):
-    return [name for name, section in DAEMONS.items() if section is None or config.get(section, "enabled")]
 
 
 class Child:
@@ -40,7 +38,8 @@ class Child:
             code = self.process.returncode
             if now - self.started > HEALTHY_AFTER:
                 self.backoff = 1
-            log.warning("%s exited with %s; restarting in %d s", self.name, code, self.backoff)
+            log.warning("%s exited with status %s (its own log lines above say why); restarting in %d s",
+                        self.name, code, self.backoff)
             self.process, self.restart_at = None, now + self.backoff
             self.backoff = min(self.backoff * 2, MAX_BACKOFF)
         if self.process is None and now >= self.restart_at:
@@ -63,7 +62,7 @@ class Child:
 def run(config):
     """Supervise the enabled daemons until SIGTERM/SIGINT."""
     base = [sys.executable, "-m", "appliance.cli", "--config", str(config.path)]
-    children = [Child(name, base + [name]) for name in enabled_daemons(config)]
+    children = [Child(d.name, base + [d.name]) for d in daemons.enabled(config)]
     stopping = []   # the signal received; children get the same one (gunicorn: TERM graceful, INT quick)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))

@@ -14,7 +14,7 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, index, storage
+from . import events, index, logins, storage
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
 from .db import Database
@@ -22,8 +22,16 @@ from .db import Database
 log = logging.getLogger("filedock.worker")
 
 SUBSCRIBERS = [dedup.fingerprint]
+
+
+def prune_logins(db, config):
+    """Delete sessions idle longer than [web] session_days and failed logins that no longer count."""
+    db.sessions_prune(time.time() - config.get("web", "session_days") * 86400)
+    logins.prune(db, config)
+
+
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = [(600, expire_uploads)]
+CHORES = [(600, expire_uploads), (3600, prune_logins)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 

@@ -9,6 +9,7 @@ these accounts (password = name + "-pw") and volumes:
     bob    read-only on /                   /drop    (drop)   * u (anonymous drop box), admin rwmda
     carol  member of family, write-only /   /get     (get)    * g (download by exact link only)
 """
+import json
 import os
 import shutil
 import signal
@@ -58,7 +59,18 @@ def _hash(user):
     return _HASHES[user]
 
 
-def config_text(base, port, extra="", web_workers=2, scan_interval=2):
+def protocol_sections(ports, settings):
+    """[dav], [ftp], [tftp] sections enabling each protocol in `ports` (name -> port) on 127.0.0.1, with the
+    extra `settings` (name -> {key: value}) of each."""
+    text = ""
+    for name, port in ports.items():
+        text += f'\n[{name}]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
+        for key, value in (settings or {}).get(name, {}).items():
+            text += f"{key} = {json.dumps(value)}\n"
+    return text
+
+
+def config_text(base, port, extra="", web_workers=2, scan_interval=2, ports=None, protocol_settings=None):
     users = "\n".join(f'[users.{u}]\npassword_hash = "{_hash(u)}"\n' for u in USERS)
     return f"""
 [server]
@@ -69,6 +81,7 @@ scan_interval = {scan_interval}
 host = "127.0.0.1"
 port = {port}
 workers = {web_workers}
+{protocol_sections(ports or {}, protocol_settings)}
 
 [uploads]
 min_free = "1M"
@@ -100,18 +113,39 @@ access = {{ "*" = "g" }}
 """
 
 
-class Server:
-    """One running filedock instance and handy ways to talk to it."""
+def port_answers(kind, port):
+    """Whether a TCP port accepts connections (UDP: whether something is bound to it)."""
+    if kind == socket.SOCK_DGRAM:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return True
+            return False
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
-    def __init__(self, base, extra="", env=None, **options):
+
+class Server:
+    """One running filedock instance and handy ways to talk to it. `protocols` (e.g. ("dav", "ftp")) enables
+    those daemons too, on their own ephemeral ports (`self.ports[name]`), with `protocol_settings` such as
+    {"ftp": {"require_tls": True}}; start() waits for each to answer."""
+
+    def __init__(self, base, extra="", env=None, protocols=(), **options):
         self.base = Path(base)
         for name in ("root", "pub", "drop", "get"):
             (self.base / name).mkdir(exist_ok=True)
         self.root, self.pub, self.drop, self.get = (self.base / n for n in ("root", "pub", "drop", "get"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ports = {name: free_port(socket.SOCK_DGRAM if name == "tftp" else socket.SOCK_STREAM)
+                      for name in protocols}
+        self.dav_url = f"http://127.0.0.1:{self.ports['dav']}" if "dav" in self.ports else None
         self.config_path = self.base / "filedock.toml"
-        self.config_path.write_text(config_text(self.base, self.port, extra, **options))
+        self.config_path.write_text(config_text(self.base, self.port, extra, ports=self.ports, **options))
         self.state_dir = self.base / "state"
         self.env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
         self.log_path = self.base / "server.log"
@@ -132,10 +166,12 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"filedock exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/-/health", timeout=2).status_code == 200:
-                    return
+                web_up = requests.get(self.url + "/-/health", timeout=2).status_code == 200
             except requests.ConnectionError:
-                pass
+                web_up = False
+            kinds = {name: socket.SOCK_DGRAM if name == "tftp" else socket.SOCK_STREAM for name in self.ports}
+            if web_up and all(port_answers(kinds[name], port) for name, port in self.ports.items()):
+                return
             time.sleep(0.1)
         raise RuntimeError(f"filedock did not answer: {self.log_path.read_text()[-3000:]}")
 

@@ -112,7 +112,7 @@ def test_supervisor_restarts_a_dead_daemon(make_server):
     web_pid = int(pids.stdout.split()[0])
     os.kill(web_pid, 9)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "web exited with -9" not in srv.log_path.read_text():
+    while time.monotonic() < deadline and "web exited with status -9" not in srv.log_path.read_text():
         time.sleep(0.2)
     while time.monotonic() < deadline:
         now = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path} web"], capture_output=True, text=True)

@@ -1,25 +1,27 @@
-"""storage.offload really leaves the gevent loop: blocking syscalls and hashing run on another OS thread."""
+"""offload really leaves the gevent loop once a daemon installs gevent's pool, and runs inline otherwise."""
 import subprocess
 import sys
+import threading
 
 from conftest import REPO
 
 PROBE = """
 from gevent import monkey; monkey.patch_all()
 import threading
-from appliance import storage
+from appliance import offload
 main = threading.get_native_id()
-print(storage.offload(threading.get_native_id) != main,
-      storage.offload_start(threading.get_native_id).get() != main)
+print(offload.run(threading.get_native_id) == main)
+offload.use_gevent_threadpool()
+print(offload.run(threading.get_native_id) != main, offload.start(threading.get_native_id).get() != main)
 """
 
 
-def test_offload_runs_on_another_thread_under_gevent():
+def test_offload_runs_on_another_thread_once_the_gevent_pool_is_installed():
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["True", "True"], out.stderr
+    assert out.stdout.split() == ["True", "True", "True"], out.stderr
 
 
-def test_offload_runs_in_place_without_gevent():
-    import threading
-    from appliance import storage
-    assert storage.offload(threading.get_native_id) == threading.get_native_id()
+def test_offload_runs_in_place_without_a_pool():
+    from appliance import offload
+    assert offload.run(threading.get_native_id) == threading.get_native_id()
+    assert offload.start(threading.get_native_id).get() == threading.get_native_id()

@@ -15,6 +15,7 @@ from copyparty.web.a import u2c
 
 from appliance import accounts, config as configmod, index, storage
 from appliance.access import Principal
+from appliance.refusal import Kind, Refused
 from appliance.db import Database
 from appliance.uploads import UploadError, expire, hashing, tus, up2k
 
@@ -340,25 +341,28 @@ def test_volume_set_to_overwrite(tmp_path):
 
 def test_permissions(db, cfg):
     data = b"hello"
-    for who, status in [(ANON, 401), (READER, 403)]:
-        with pytest.raises(UploadError) as refused:
+    for who, kind in [(ANON, Kind.LOGIN_NEEDED), (READER, Kind.FORBIDDEN)]:
+        with pytest.raises(Refused) as refused:
             up2k.handshake(db, cfg, who, "/", offer("p.txt", data))
-        assert refused.value.status == status
-        with pytest.raises(UploadError) as refused:
+        assert refused.value.kind is kind
+        with pytest.raises(Refused) as refused:
             tus.create(db, cfg, who, "/", 5, {"filename": "p.txt"})
-        assert refused.value.status == status
+        assert refused.value.kind is kind
     reply = up2k.handshake(db, cfg, BOB, "/", offer("p.txt", data))
-    with pytest.raises(UploadError) as refused:
+    with pytest.raises(Refused) as refused:
         up2k.write_chunks(db, cfg, ANON, "/", reply["wark"], reply["hash"][0], 5, io.BytesIO(data).read)
-    assert refused.value.status == 401
+    assert refused.value.kind is Kind.LOGIN_NEEDED
     assert not (cfg.volumes[0].path / "p.txt").exists()
 
 
 def test_bad_names_and_offers_are_refused(db, cfg):
-    for bad in ["../x", "a/b", ".filedock-part-x", ""]:
-        with pytest.raises(UploadError) as refused:
+    for bad in ["../x", "a/b", ".filedock-part-x"]:
+        with pytest.raises(Refused) as refused:
             up2k.handshake(db, cfg, BOB, "/", offer(bad, b"x"))
-        assert refused.value.status == 400
+        assert refused.value.kind is Kind.BAD_PATH
+    with pytest.raises(UploadError) as refused:
+        up2k.handshake(db, cfg, BOB, "/", offer("", b"x"))
+    assert refused.value.status == 400
     with pytest.raises(UploadError) as refused:
         up2k.handshake(db, cfg, BOB, "/", dict(offer("ok", b"x" * 10), size=11 << 20))
     assert refused.value.status == 400 and "chunks" in refused.value.message
@@ -367,12 +371,12 @@ def test_bad_names_and_offers_are_refused(db, cfg):
 def test_size_limit(tmp_path):
     cfg = write_config(tmp_path, volume_extra='max_file_size = "1M"')
     db = Database(cfg.state_dir)
-    with pytest.raises(UploadError) as refused:
+    with pytest.raises(Refused) as refused:
         up2k.handshake(db, cfg, BOB, "/", offer("big", os.urandom((1 << 20) + 1)))
-    assert refused.value.status == 413
-    with pytest.raises(UploadError) as refused:
+    assert refused.value.kind is Kind.TOO_LARGE
+    with pytest.raises(Refused) as refused:
         tus.create(db, cfg, BOB, "/", (1 << 20) + 1, {"filename": "big"})
-    assert refused.value.status == 413
+    assert refused.value.kind is Kind.TOO_LARGE
 
 
 
@@ -380,15 +384,15 @@ def test_disk_full_refuses_and_keeps_the_upload_resumable(db, cfg):
     data = os.urandom(2 << 20)
     reply = up2k.handshake(db, cfg, BOB, "/", offer("f.bin", data))
     full = dataclasses.replace(cfg, min_free=1000 << 40)
-    with pytest.raises(UploadError) as refused:
+    with pytest.raises(Refused) as refused:
         send(db, full, BOB, "/", data, reply, [reply["hash"][0]])
-    assert refused.value.status == 507 and "disk full" in refused.value.message
-    with pytest.raises(UploadError) as refused:
+    assert refused.value.kind is Kind.NO_SPACE and "free disk space" in refused.value.message
+    with pytest.raises(Refused) as refused:
         up2k.handshake(db, full, BOB, "/", offer("g.bin", os.urandom(10)))
-    assert refused.value.status == 507
-    with pytest.raises(UploadError) as refused:
+    assert refused.value.kind is Kind.NO_SPACE
+    with pytest.raises(Refused) as refused:
         tus.create(db, full, BOB, "/", 10, {"filename": "h.bin"})
-    assert refused.value.status == 507
+    assert refused.value.kind is Kind.NO_SPACE
     assert up2k.handshake(db, cfg, BOB, "/", offer("f.bin", data))["hash"] == reply["hash"]
     send_all_and_check(db, cfg, data, reply, "f.bin")
 

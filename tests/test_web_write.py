@@ -83,7 +83,7 @@ def test_mkdir_rename_move_copy_delete(server):
     assert moved.status_code == 200 and (server.pub / "c.txt").read_bytes() == b"A", "across volumes"
     assert s.post(server.url + "/ops?copy", json={"to": "/ops2"}).status_code == 201
     assert (server.root / "ops2" / "b.txt").read_bytes() == b"A"
-    assert s.post(server.url + "/ops?move", json={"to": "/ops/inner"}).status_code == 400
+    assert s.post(server.url + "/ops?move", json={"to": "/ops/inner"}).status_code == 409
     assert s.delete(server.url + "/ops2").status_code == 200 and not (server.root / "ops2").exists()
     assert s.post(server.url + "/ops/b.txt?delete").status_code == 200
     assert not (server.root / "ops" / "b.txt").exists()

@@ -16,10 +16,10 @@ import time
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 
-from appliance import accounts
+from appliance import accounts, logins
+from appliance.refusal import Kind, Refused
 
 from . import context
-from .errors import error_response
 
 bp = Blueprint("auth", __name__)
 
@@ -58,30 +58,14 @@ def client_address():
     return hops[0] if hops else peer
 
 
-def _throttled(addr):
-    """Seconds to wait if this address has too many recent failed logins, else 0."""
-    cfg = context.config()
-    window = cfg.get("web", "login_window")
-    failures = context.db().login_failures_since(addr, time.time() - window)
-    return window if failures >= cfg.get("web", "login_attempts") else 0
-
-
-def _refuse_throttled(addr):
-    wait = _throttled(addr)
-    if wait:
-        response = error_response(429, "too many failed logins from your address; try again later")
-        response.headers["Retry-After"] = str(wait)
-        abort(response)
-
-
 def _check_password(name, password):
-    """Authenticate, counting failures against the client address."""
-    addr = client_address()
-    _refuse_throttled(addr)
-    found = accounts.authenticate(context.config(), name, password)
-    if found is None:
-        context.db().login_failure_add(addr)
-    return found
+    """Authenticate through the core's throttled login; None when wrong (Refused THROTTLED propagates)."""
+    try:
+        return logins.login(context.config(), context.db(), name, password, client_address())
+    except Refused as exc:
+        if exc.kind is Kind.WRONG_LOGIN:
+            return None
+        raise
 
 
 def _credentials():
@@ -102,15 +86,6 @@ def _credentials():
     return None
 
 
-def _principal_by_password_only(password):
-    """copyparty's -a sends only a password: try it against every user."""
-    for name in context.config().users:
-        found = accounts.authenticate(context.config(), name, password)
-        if found:
-            return found
-    return None
-
-
 @bp.before_app_request
 def load_principal():
     """Set g.principal from credentials or the session cookie; enforce CSRF on cookie-authenticated writes."""
@@ -120,17 +95,9 @@ def load_principal():
     if creds is not None:
         name, password = creds
         if name is None:
-            _refuse_throttled(client_address())
-            found = _principal_by_password_only(password)
-            if found is None:
-                context.db().login_failure_add(client_address())
+            g.principal = logins.login_by_password(context.config(), context.db(), password, client_address())
         else:
-            found = _check_password(name, password)
-        if found is None:
-            response = error_response(401, "wrong user name or password")
-            response.headers["WWW-Authenticate"] = 'Basic realm="filedock", charset="UTF-8"'
-            abort(response)
-        g.principal = found
+            g.principal = logins.login(context.config(), context.db(), name, password, client_address())
         return
     token = request.cookies.get(COOKIE)
     if not token:
@@ -178,7 +145,7 @@ def login():
             abort(401, "wrong user name or password")
         return render_template("login.html", next=next_url, error="Wrong user name or password.",
                                user=None, csrf=""), 401
-    context.db().login_failures_clear(client_address())
+    logins.forget_failures(context.db(), client_address())
     token = secrets.token_urlsafe(32)
     context.db().session_create(_token_hash(token), found.name, secrets.token_urlsafe(24))
     response = redirect(next_url, code=303)

@@ -8,16 +8,14 @@ that leave the volume are never listed.
 """
 import gzip
 import json
-import os
 import re
-import stat
-from stat import S_ISDIR, S_ISREG
 from urllib.parse import quote
 
-from flask import Response, abort, redirect, render_template, request
+from flask import Response, redirect, render_template, request
 
-from appliance import storage
-from appliance.access import Action, Right, decide, visible_volumes
+from appliance.access import Right
+from appliance.fileops import FileOps
+from appliance.refusal import Kind, Refused
 
 from . import context
 from .auth import csrf_token
@@ -36,52 +34,24 @@ def _href(name):
     return name if _PLAIN_NAME(name) else quote(name)
 
 
-def _dir_entry(name, mtime):
-    return {"name": name, "href": _href(name) + "/", "sz": 0, "ts": int(mtime)}
+def _json_entry(entry):
+    """One listing entry in copyparty's field names."""
+    if entry.is_dir:
+        return {"name": entry.name, "href": _href(entry.name) + "/", "sz": 0, "ts": int(entry.mtime)}
+    _, dot, ext = entry.name.rpartition(".")
+    return {"name": entry.name, "href": _href(entry.name), "sz": entry.size, "ts": int(entry.mtime),
+            "ext": ext.lower() if dot else ""}
 
 
-def _file_entry(name, size, mtime):
-    _, dot, ext = name.rpartition(".")
-    return {"name": name, "href": _href(name), "sz": size, "ts": int(mtime), "ext": ext.lower() if dot else ""}
-
-
-def scan_folder(volume, folder):
-    """(dirs, files) entries of one folder, skipping internal files and escaping symlinks."""
-    dirs, files = [], []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.startswith(storage.TEMP_PREFIX):
-                continue
-            try:
-                st = entry.stat()
-            except OSError:
-                continue            # dangling symlink
-            if entry.is_symlink() and not storage.inside(volume, entry.path):
-                continue
-            mode = st.st_mode
-            if S_ISREG(mode):
-                files.append(_file_entry(name, st.st_size, st.st_mtime))
-            elif S_ISDIR(mode):
-                dirs.append(_dir_entry(name, st.st_mtime))
-    return dirs, files
-
-
-def listing_for(decision, folder, path):
-    """The listing dict of a folder for the current principal."""
+def listing_for(listing):
+    """The listing dict of a core fileops.Listing for the current principal, sorted by name."""
     principal = context.principal()
-    if Right.READ in decision.rights:
-        dirs, files = scan_folder(decision.volume, folder)
-        names = {d["name"] for d in dirs}
-        for name, volume in visible_volumes(context.config(), principal, path):
-            if name not in names:
-                dirs.append(_dir_entry(name, volume.path.stat().st_mtime))
-    else:
-        dirs, files = [], []
+    dirs = [_json_entry(e) for e in listing.entries if e.is_dir]
+    files = [_json_entry(e) for e in listing.entries if not e.is_dir]
     dirs.sort(key=lambda e: e["name"].lower())
     files.sort(key=lambda e: e["name"].lower())
-    perms = [RIGHT_NAMES[r] for r in Right if r in decision.rights]
-    return {"path": path, "user": principal.name, "acct": principal.name, "perms": perms,
+    perms = [RIGHT_NAMES[r] for r in Right if r in listing.rights]
+    return {"path": listing.vpath, "user": principal.name, "acct": principal.name, "perms": perms,
             "dirs": dirs, "files": files}
 
 
@@ -105,43 +75,27 @@ def _compressed(body, mimetype):
     return response
 
 
-def _folder(decision, folder):
-    path = context.vpath()
-    listing = listing_for(decision, folder, path)
+def _folder(listing):
+    body = listing_for(listing)
     if context.wants_json():
-        return _compressed(json.dumps(listing, separators=(",", ":")).encode(), "application/json")
-    page = render_template("browse.html", listing=listing, breadcrumbs=breadcrumbs(path),
-                           user=listing["user"], csrf=csrf_token())
+        return _compressed(json.dumps(body, separators=(",", ":")).encode(), "application/json")
+    page = render_template("browse.html", listing=body, breadcrumbs=breadcrumbs(listing.vpath),
+                           user=body["user"], csrf=csrf_token())
     return _compressed(page.encode(), "text/html")
-
-
-def _folder_decision():
-    """Allow listing with r; a drop box (w or u without r) sees an empty listing."""
-    listed = decide(context.config(), context.principal(), Action.LIST, context.vpath())
-    if listed.allowed:
-        return listed
-    return context.require(Action.CREATE)
 
 
 @handles("GET", priority=900)
 def get_path():
     """GET/HEAD: a folder's listing or a file's content."""
     path = context.vpath()
+    ops = FileOps(context.config(), context.db(), context.principal())
     if path.endswith("/"):
-        decision = _folder_decision()
-        folder = context.real_path(decision)
-        if not folder.is_dir():
-            abort(404, "no such file or folder")
-        return _folder(decision, folder)
-    decision = context.require(Action.READ)
-    target = context.real_path(decision)
+        return _folder(ops.listdir(path))
     try:
-        st = target.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        abort(404, "no such file or folder")
-    if stat.S_ISDIR(st.st_mode):
+        target, st = ops.open_read(path)
+    except Refused as exc:
+        if exc.kind is not Kind.CONFLICT:
+            raise
         query = ("?" + request.query_string.decode("latin-1")) if request.query_string else ""
         return redirect(quote(path) + "/" + query, code=301)
-    if not stat.S_ISREG(st.st_mode):
-        abort(404, "no such file or folder")
     return file_response(target, st, attachment="dl" in request.args)

@@ -1,7 +1,8 @@
 """Clear errors for people and scripts: an HTML page or JSON with status and message, never a stack trace.
 
-Contract: every error, whether raised by `abort(status, message)`, by the core (PathRefused, NoSpace,
-TooLarge, the upload engine's UploadError, FileExistsError...) or unexpected, ends here. Scripts get
+Contract: every error, whether raised by `abort(status, message)`, by the core (refusal.Refused of any kind,
+the upload engine's UploadError, FileExistsError...) or unexpected, ends here. HTTP_STATUS is the web's one
+table from a refusal's kind to a status (a hidden volume answers exactly as a missing one: 404). Scripts get
 `{"error": message, "status": N}`; browsers get error.html. Unexpected exceptions are logged with their
 traceback and answered with a plain 500.
 """
@@ -11,7 +12,7 @@ import logging
 from flask import g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from appliance.storage import NoSpace, PathRefused, TooLarge
+from appliance.refusal import Kind, Refused
 from appliance.uploads import UploadError
 
 from .context import wants_json
@@ -24,13 +25,21 @@ TITLES = {400: "Bad request", 401: "Login required", 403: "Not allowed", 404: "N
           507: "Disk full"}
 
 
+HTTP_STATUS = {
+    Kind.LOGIN_NEEDED: 401, Kind.WRONG_LOGIN: 401, Kind.THROTTLED: 429, Kind.HIDDEN: 404, Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404, Kind.NO_PARENT: 404, Kind.BAD_PATH: 400, Kind.EXISTS: 409, Kind.CONFLICT: 409, Kind.TOO_LARGE: 413,
+    Kind.NO_SPACE: 507, Kind.INCOMPLETE: 400,
+}
+BASIC_CHALLENGE = 'Basic realm="filedock", charset="UTF-8"'
+
+
 def error_response(status, message):
     """Build (not raise) the error response for a status and message."""
     if wants_json():
         response = jsonify(error=message, status=status)
         response.status_code = status
         if status == 401:   # scripts may answer with credentials; browsers get a login link instead
-            response.headers["WWW-Authenticate"] = 'Basic realm="filedock", charset="UTF-8"'
+            response.headers["WWW-Authenticate"] = BASIC_CHALLENGE
         return response
     from .auth import csrf_token   # late import: auth builds its refusals with this function
     user = g.principal.name if g.get("principal") else None
@@ -46,6 +55,16 @@ def _http_error(exc):
     for name, value in exc.get_headers():
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value
+    return response
+
+
+def refusal_response(exc):
+    """The HTTP answer to a core refusal."""
+    response = error_response(HTTP_STATUS[exc.kind], exc.message)
+    if exc.kind is Kind.WRONG_LOGIN:   # the client sent credentials: let it try others
+        response.headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -76,9 +95,7 @@ def _unexpected(exc):
 def init_app(app):
     """Register the error handlers."""
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(PathRefused, lambda exc: error_response(400, str(exc)))
-    app.register_error_handler(NoSpace, lambda exc: error_response(507, str(exc)))
-    app.register_error_handler(TooLarge, lambda exc: error_response(413, str(exc)))
+    app.register_error_handler(Refused, refusal_response)
     app.register_error_handler(UploadError, lambda exc: error_response(exc.status, exc.message))
     app.register_error_handler(OSError, _os_error)
     app.register_error_handler(Exception, _unexpected)

@@ -14,12 +14,13 @@ import binascii
 from flask import Blueprint, abort, request
 
 from appliance.access import find_volume
+from appliance.refusal import Refused
 from appliance.uploads import UploadError, tus
 
 from . import context
 from .body import body_reader
 from .dispatch import handles, has_query
-from .errors import error_response
+from .errors import HTTP_STATUS, error_response
 
 bp = Blueprint("tus", __name__)
 
@@ -81,6 +82,8 @@ def _engine(call, *args, **kwargs):
         return call(context.db(), context.config(), context.principal(), *args, **kwargs)
     except UploadError as exc:
         _refuse(exc.status, exc.message)
+    except Refused as exc:
+        _refuse(HTTP_STATUS[exc.kind], exc.message)
 
 
 def _options(volume):

@@ -12,7 +12,7 @@ volume dedups.
 """
 import os
 
-from .. import index, storage
+from .. import index, offload, storage
 from . import dedup, hashing, partfile
 from .target import Target, join
 
@@ -78,7 +78,7 @@ def complete(db, config, upload, find_twins=False, fd=None, remember=False):
     wark = upload["wark"]
     if find_twins:
         # a whole-file read: in a thread, so a gevent worker keeps serving its other clients meanwhile
-        wark = storage.offload(hashing.file_wark, temp, config.get("uploads", "salt"), upload["size"],
+        wark = offload.run(hashing.file_wark, temp, config.get("uploads", "salt"), upload["size"],
                                upload["hashes"])
         entry, source = dedup.find_twin(db, target.volume, wark)
         if entry is not None and target.volume.dedup != "copy":

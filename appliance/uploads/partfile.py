@@ -15,7 +15,7 @@ import fcntl
 import os
 import struct
 
-from .. import storage
+from .. import offload, storage
 from . import UploadError, hashing
 
 BLOCK = 4 << 20
@@ -102,8 +102,8 @@ class PartFile:
             if not block:
                 break
             if len(block) >= storage.OFFLOAD_MIN:
-                storing = (storage.offload_start(digest.update, block),
-                           storage.offload_start(self.direct.write, block, offset + done, self.fd))
+                storing = (offload.start(digest.update, block),
+                           offload.start(self.direct.write, block, offset + done, self.fd))
             else:   # a small block costs less than the thread hand-offs
                 digest.update(block)
                 storage.write_at(self.fd, block, offset + done)
@@ -123,7 +123,7 @@ class PartFile:
     def start_writeback(self, offset, length):
         """Start writing a range to disk in the background (so the fsync at publish has little left)."""
         if length >= storage.OFFLOAD_MIN:
-            storage.offload(storage.start_writeback, self.fd, offset, length)   # it can wait for the disk queue
+            offload.run(storage.start_writeback, self.fd, offset, length)   # it can wait for the disk queue
 
     def sync(self, dirty=None):
         """Make what was written durable (`dirty`: how many bytes, if known)."""

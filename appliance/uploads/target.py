@@ -1,18 +1,20 @@
 """Where an upload may land: the access decision, the folder, the name, the size limits.
 
 Contract: `resolve(config, principal, folder_vpath, name, size, want_replace)` answers with a Target or
-raises UploadError: 401 for anonymous and 403 for users without the right to create files there, 404 when no
-volume serves the folder, 400 for a bad name or path, 413 above the volume's max_file_size, 507 when the file
-would leave less free disk than `[uploads] min_free`. Overwriting is allowed only to a principal holding
-Action.OVERWRITE and only when the client asked for it or the volume's on_collision says overwrite; anyone
-else's upload onto an existing name gets a free name ("name (2).ext") when it is published.
+raises refusal.Refused: the access check's kinds (login needed, hidden, forbidden, not found: a user without
+any right on a volume learns nothing of it), a bad name or path, too large above the volume's max_file_size,
+no space when the file would leave less free disk than `[uploads] min_free`. Names collide by the core's one rule (fileops.may_replace with
+Collision.VOLUME): overwriting needs Action.OVERWRITE and the client asking for it or the volume's
+on_collision saying overwrite; any other upload onto an existing name gets a free name ("name (2).ext") when
+it is published.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import index, storage
-from ..access import Action, allows, decide, vpath_of
-from . import UploadError
+from ..access import Action, require, vpath_of
+from ..fileops import Collision, may_replace
+from ..refusal import Kind, Refused
 
 
 @dataclass(frozen=True)
@@ -40,39 +42,18 @@ def folder_url(volume, folder):
 
 
 def check_space(folder_path, incoming, config):
-    """Refuse (507) writing `incoming` more bytes into a folder's filesystem when that breaks min_free."""
-    try:
-        storage.ensure_space(folder_path, incoming, config.min_free)
-    except storage.NoSpace as exc:
-        raise UploadError(507, f"disk full: {exc}") from None
-
-
-def allowed(config, principal, action, vpath):
-    """The Decision for an action, or UploadError with the status a refusal deserves."""
-    decision = decide(config, principal, action, vpath)
-    if decision.volume is None:
-        raise UploadError(404, "no such folder")
-    if not decision.allowed:
-        if principal.anonymous:
-            raise UploadError(401, "log in to upload here")
-        raise UploadError(403, "you may not upload here")
-    return decision
+    """Refuse (NO_SPACE) writing `incoming` more bytes into a folder's filesystem when that breaks min_free."""
+    storage.ensure_space(folder_path, incoming, config.min_free)
 
 
 def resolve(config, principal, folder_vpath, name, size, want_replace):
     """Check that principal may upload `size` bytes as `name` into a folder; return the Target."""
-    decision = allowed(config, principal, Action.CREATE, folder_vpath)
+    decision = require(config, principal, Action.CREATE, folder_vpath)
     volume = decision.volume
-    try:
-        storage.check_name(name)
-        folder_path = storage.resolve(volume, decision.relpath)
-    except storage.PathRefused as exc:
-        raise UploadError(400, str(exc)) from None
-    try:
-        storage.check_size(volume, size)
-    except storage.TooLarge as exc:
-        raise UploadError(413, str(exc)) from None
-    replace_ok = (want_replace or volume.on_collision == "overwrite") and allows(decision.rights, Action.OVERWRITE)
+    storage.check_name(name)
+    folder_path = storage.resolve(volume, decision.relpath)
+    storage.check_size(volume, size)
+    replace_ok = may_replace(volume, decision.rights, Collision.VOLUME, want_replace)
     return Target(volume, decision.relpath, folder_path, name, replace_ok)
 
 
@@ -83,17 +64,14 @@ def make_folder(db, target):
     parts = [p for p in target.folder.split("/") if p]
     for depth in range(1, len(parts) + 1):
         relpath = "/".join(parts[:depth])
-        try:
-            path = storage.resolve(target.volume, relpath)
-        except storage.PathRefused as exc:
-            raise UploadError(400, str(exc)) from None
+        path = storage.resolve(target.volume, relpath)
         if path.is_dir():
             continue
         try:
             path.mkdir()
         except FileExistsError:
             if not path.is_dir():
-                raise UploadError(409, f"{relpath} is a file, not a folder") from None
+                raise Refused(Kind.CONFLICT, f"{relpath} is a file, not a folder") from None
             continue
         index.note_mkdir(db, target.volume, relpath)
 

@@ -23,7 +23,7 @@ import secrets
 import time
 
 from .. import storage
-from ..access import Action
+from ..access import Action, require
 from . import UploadError, finish, hashing, partfile
 from . import target as targets
 
@@ -74,7 +74,7 @@ def create(db, config, principal, folder_vpath, length, metadata):
 
 
 def lookup(db, config, principal, upload_id, finished=False):
-    """The record of one of principal's unfinished tus uploads, or UploadError 404 (or 401/403). With
+    """The record of one of principal's unfinished tus uploads, or UploadError 404 (or Refused by the access check). With
     finished, an upload that ended is found too, as its finished_uploads row with `have` [size]."""
     upload = db.upload_get(upload_id)
     if upload is None and finished:
@@ -86,7 +86,7 @@ def lookup(db, config, principal, upload_id, finished=False):
     volume = next((v for v in config.volumes if v.url == upload["volume"]), None)
     if volume is None:
         raise UploadError(404, "no such upload (its volume is gone)")
-    targets.allowed(config, principal, Action.CREATE, targets.folder_url(volume, upload["folder"]))
+    require(config, principal, Action.CREATE, targets.folder_url(volume, upload["folder"]))
     return upload
 
 

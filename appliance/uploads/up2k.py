@@ -23,8 +23,8 @@ import os
 import time
 from urllib.parse import quote
 
-from .. import storage
-from ..access import Action
+from .. import offload, storage
+from ..access import Action, require
 from . import UploadError, dedup, finish, hashing, partfile
 from . import target as targets
 
@@ -203,7 +203,7 @@ def recheck_after_reboot(db, upload):
     boot = storage.boot_id()
     if upload["boot"] in (None, boot) or not upload["have"]:
         return upload
-    kept = storage.offload(partfile.verified_chunks, upload["temp"], upload["hashes"], upload["chunk_size"],
+    kept = offload.run(partfile.verified_chunks, upload["temp"], upload["hashes"], upload["chunk_size"],
                            upload["size"], upload["have"])
     db.upload_set_have(upload["id"], kept, boot)
     return dict(upload, have=sorted(kept), boot=boot)
@@ -211,7 +211,7 @@ def recheck_after_reboot(db, upload):
 
 def write_chunks(db, config, principal, folder_vpath, wark, hash_header, length, read):
     """Store the chunks of one chunk request (see the module contract); return how many were written."""
-    decision = targets.allowed(config, principal, Action.CREATE, folder_vpath)
+    decision = require(config, principal, Action.CREATE, folder_vpath)
     uid = upload_id(decision.volume.url, decision.relpath, wark or "")
     upload = db.upload_get(uid)
     if upload is None:

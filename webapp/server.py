@@ -2,15 +2,18 @@
 
 Contract: `serve(config)` blocks, serving the web app on [web] host:port. The master process never imports
 the web app (workers load it after the fork), which keeps the master small. Each worker patches gevent's
-sendfile to the kernel's (see webapp/sendfile.py). gunicorn's control socket is disabled: several filedock
+sendfile to the kernel's (see webapp/sendfile.py) and sends the core's blocking work to gevent's thread pool
+(appliance.offload). gunicorn's control socket is disabled: several filedock
 instances (tests, daemons) would collide on ~/.gunicorn/gunicorn.ctl.
 """
 from gunicorn.app.base import BaseApplication
 
 
 def _post_worker_init(worker):
+    from appliance import offload
     from webapp.sendfile import patch_gevent_sendfile
     patch_gevent_sendfile()
+    offload.use_gevent_threadpool()
 
 
 class WebServer(BaseApplication):

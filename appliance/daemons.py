@@ -1,0 +1,44 @@
+"""The one table of filedock's daemons: name, the config section that enables it, where its entry point is.
+
+Contract: the CLI's daemon subcommands, the supervisor of `filedock run`, the units and their tests, and the
+Connect page all read DAEMONS, so a daemon exists in every place or in none. An entry point is named as
+"module:function" and imported only when that daemon starts: the core never imports a protocol, and each
+daemon process loads only its own protocol. The function takes the loaded Config and blocks until the
+daemon is stopped.
+"""
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str              # the CLI subcommand and the unit's suffix (filedock-<name>.service)
+    section: str | None    # config section whose `enabled` turns it on; None: runs whenever filedock runs
+    entry: str             # "module:function(config)"
+    summary: str
+
+
+DAEMONS = (
+    Daemon("web", "web", "webapp.server:serve", "the web UI and HTTP API (gunicorn + gevent)"),
+    Daemon("worker", None, "appliance.worker:run", "the background worker (event outbox, index, scans)"),
+    Daemon("dav", "dav", "appliance.dav.server:serve", "WebDAV (WsgiDAV under gunicorn + gevent)"),
+    Daemon("ftp", "ftp", "appliance.ftp.server:serve", "FTP and FTPS (pyftpdlib)"),
+    Daemon("tftp", "tftp", "appliance.tftp.server:serve", "TFTP, read-mostly, no login (tftpy)"),
+)
+BY_NAME = {d.name: d for d in DAEMONS}
+
+
+def enabled(config):
+    """The daemons this config turns on, in table order."""
+    return [d for d in DAEMONS if d.section is None or config.get(d.section, "enabled")]
+
+
+def entry_point(daemon):
+    """Import and return a daemon's entry function."""
+    module, _, function = daemon.entry.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def run(daemon, config):
+    """Run one daemon in this process until it is stopped."""
+    entry_point(daemon)(config)

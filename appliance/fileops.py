@@ -1,0 +1,391 @@
+"""Protocol-neutral file operations: what every protocol does to a volume, checked, atomic and recorded.
+
+Contract: `FileOps(config, db, principal)` is one principal's view of every volume; the web app, WebDAV, FTP
+and TFTP call only these methods to look at or change files, so forgetting an access check is impossible.
+Paths are volume paths ("/photos/a.jpg", decoded once by the protocol). Each method asks access.require for
+the action it performs, resolves paths only through storage.resolve, writes only through hidden temporary
+files that are fsynced and renamed into place, and reports each change to the index, which writes it to the
+event outbox. Anything refused raises refusal.Refused with its kind; the protocol maps the kind to its answer.
+
+Name collisions follow one rule (`may_replace`): a client that names the exact file it writes (HTTP and
+WebDAV PUT, FTP STOR, TFTP) replaces an existing file only with the overwrite right and is refused (EXISTS)
+without it; an upload that lets the server pick (browser forms, up2k, tus: `Collision.VOLUME`) replaces only
+when the volume's on_collision says overwrite (or the client asked) and the right is held, and otherwise
+gets a free name ("name (2).ext").
+"""
+import errno
+import os
+import stat as stat_module
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from . import access, index, storage
+from .access import Action, Right, allows
+from .refusal import Kind, Refused
+
+BLOCK = 1 << 20
+
+
+class Collision(Enum):
+    EXACT = "exact"      # the client named the file: replace with the right, else refuse
+    VOLUME = "volume"    # the server may rename: the volume's on_collision decides
+
+
+def may_replace(volume, rights, collision, asked=False):
+    """Whether a write may replace an existing file of the same name (the one collision rule)."""
+    if not allows(rights, Action.OVERWRITE):
+        return False
+    return collision is Collision.EXACT or asked or volume.on_collision == "overwrite"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One folder entry or looked-up path."""
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+    inode: int = 0
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A folder's entries (empty for a drop box, which may upload but not look) and the rights held there."""
+    vpath: str
+    entries: list
+    rights: frozenset
+    decision: object
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A file just written: where it is and whether it replaced one."""
+    volume: object
+    relpath: str
+    path: Path
+    size: int
+    replaced: bool
+
+    @property
+    def vpath(self):
+        return access.vpath_of(self.volume, self.relpath)
+
+
+def _entry(name, st):
+    return Entry(name, stat_module.S_ISDIR(st.st_mode), st.st_size, st.st_mtime, st.st_ino)
+
+
+def scan(volume, folder):
+    """Entries of one folder on disk, skipping filedock's temporary files, dangling symlinks, symlinks that
+    leave the volume, and anything that is neither a file nor a folder."""
+    found = []
+    with os.scandir(folder) as entries:
+        for item in entries:
+            name = item.name
+            if storage.is_internal(name):
+                continue
+            try:
+                st = item.stat()
+            except OSError:
+                continue
+            if item.is_symlink() and not storage.inside(volume, item.path):
+                continue
+            if stat_module.S_ISREG(st.st_mode) or stat_module.S_ISDIR(st.st_mode):
+                found.append(_entry(name, st))
+    return found
+
+
+def _parent(vpath):
+    """The folder path and name of a volume path."""
+    head, _, name = vpath.rstrip("/").rpartition("/")
+    return head or "/", name
+
+
+class Incoming:
+    """A file being written to a hidden temporary name: `write` blocks in order, then `finish` publishes and
+    indexes it (returning Stored) or `discard` drops it; leaving a `with` block without finishing discards."""
+
+    def __init__(self, ops, decision, target, replace, length=None, mtime=None):
+        self.ops, self.decision, self.target, self.replace = ops, decision, target, replace
+        self.length, self.mtime = length, mtime
+        self.writer = storage.AtomicWriter(target)
+
+    @property
+    def size(self):
+        return self.writer.size
+
+    def write(self, block):
+        """Append a block (it must stay valid until the next call: see storage.AtomicWriter)."""
+        self.writer.write(block)
+        storage.check_size(self.decision.volume, self.writer.size)
+
+    def finish(self):
+        """Check the length, fsync, move into place and index; return Stored."""
+        if self.length is not None and self.writer.size != self.length:
+            self.discard()
+            raise Refused(Kind.INCOMPLETE, f"the upload was cut short ({self.writer.size} of {self.length} bytes)")
+        if self.mtime is not None:
+            os.utime(self.writer.temp, (self.mtime, self.mtime))
+        try:
+            self.writer.publish(replace=self.replace)
+        except FileExistsError:   # someone else's file appeared meanwhile
+            self.discard()
+            raise Refused(Kind.EXISTS, "a file with that name appeared meanwhile") from None
+        index.note_file(self.ops.db, self.decision.volume, self.decision.relpath, self.target)
+        return Stored(self.decision.volume, self.decision.relpath, self.target, self.writer.size, self.replace)
+
+    def discard(self):
+        self.writer.discard()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.discard()
+
+
+class FileOps:
+    """One principal's file operations over every volume of a config."""
+
+    def __init__(self, config, db, principal):
+        self.config, self.db, self.principal = config, db, principal
+
+    # -- looking ------------------------------------------------------------------------------------------
+    def require(self, action, vpath):
+        """The Decision for an action at a path, or Refused."""
+        return access.require(self.config, self.principal, action, vpath)
+
+    def rights(self, vpath):
+        """The rights held at a path (empty where no volume serves it or the path is malformed)."""
+        decision = access.decide(self.config, self.principal, Action.LIST, vpath)
+        return decision.rights
+
+    def real(self, decision):
+        """The real path of a Decision (PathRefused when it leaves the volume or is malformed)."""
+        return storage.resolve(decision.volume, decision.relpath)
+
+    def _folder_decision(self, vpath):
+        """Listing needs r; a drop box (w or u without r) may see that its folder exists, empty."""
+        listed = access.decide(self.config, self.principal, Action.LIST, vpath)
+        return listed if listed.allowed else self.require(Action.CREATE, vpath)
+
+    def stat(self, vpath):
+        """The Entry at a path: a file needs read or get, a folder list or upload rights."""
+        probe = access.decide(self.config, self.principal, Action.READ, vpath)
+        if not probe.rights:
+            self.require(Action.READ, vpath)   # raises the refusal (hidden, login needed, not found, bad path)
+        try:
+            st = os.stat(self.real(probe))
+        except (FileNotFoundError, NotADirectoryError):
+            raise Refused(Kind.NOT_FOUND, "no such file or folder") from None
+        if stat_module.S_ISDIR(st.st_mode):
+            self._folder_decision(vpath)
+        elif stat_module.S_ISREG(st.st_mode):
+            self.require(Action.READ, vpath)
+        else:
+            raise Refused(Kind.NOT_FOUND, "no such file or folder")
+        return _entry(_parent(vpath)[1], st)
+
+    def exists(self, vpath):
+        """Whether the principal may see something at this path."""
+        try:
+            self.stat(vpath)
+        except (Refused, OSError):
+            return False
+        return True
+
+    def listdir(self, vpath):
+        """A folder's Listing (its entries and the child volumes the principal may see), unsorted."""
+        decision = self._folder_decision(vpath)
+        folder = self.real(decision)
+        if not folder.is_dir():
+            raise Refused(Kind.NOT_FOUND, "no such folder")
+        entries = []
+        if Right.READ in decision.rights:
+            entries = scan(decision.volume, folder)
+            names = {e.name for e in entries}
+            for name, volume in access.visible_volumes(self.config, self.principal, vpath):
+                if name not in names:
+                    entries.append(_entry(name, volume.path.stat()))
+        return Listing(vpath, entries, decision.rights, decision)
+
+    def open_read(self, vpath):
+        """(real path, stat) of a regular file the principal may download."""
+        decision = self.require(Action.READ, vpath)
+        path = self.real(decision)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise Refused(Kind.NOT_FOUND, "no such file or folder") from None
+        if stat_module.S_ISDIR(st.st_mode):
+            raise Refused(Kind.CONFLICT, "that is a folder, not a file")
+        if not stat_module.S_ISREG(st.st_mode):
+            raise Refused(Kind.NOT_FOUND, "no such file or folder")
+        return path, st
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def make_parents(self, decision):
+        """Create the missing folders above a Decision's path (each checked by the resolver)."""
+        parts = decision.relpath.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            relpath = "/".join(parts[:depth])
+            folder = storage.resolve(decision.volume, relpath)
+            if folder.is_dir():
+                continue
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise Refused(Kind.CONFLICT, f"{relpath} is a file, not a folder") from None
+                continue
+            except NotADirectoryError:
+                raise Refused(Kind.CONFLICT, "a file is in the way of that folder") from None
+            index.note_mkdir(self.db, decision.volume, relpath)
+
+    def begin_store(self, vpath, *, length=None, mtime=None, make_parents=False, collision=Collision.EXACT,
+                    asked_replace=False):
+        """Start writing a file at vpath; return an Incoming. The name is settled by the collision rule."""
+        if vpath.endswith("/"):
+            raise Refused(Kind.BAD_PATH, "a file needs a name, not a folder path")
+        decision = self.require(Action.CREATE, vpath)
+        if decision.relpath == "":
+            raise Refused(Kind.CONFLICT, "that is a volume's root folder")
+        target = self.real(decision)
+        if make_parents:
+            self.make_parents(decision)
+        if not target.parent.is_dir():
+            raise Refused(Kind.NO_PARENT, "the folder does not exist")
+        if length is not None:
+            storage.check_size(decision.volume, length)
+        storage.ensure_space(target.parent, length or 0, self.config.min_free)
+        replace = False
+        if os.path.lexists(target):
+            if target.is_dir():
+                raise Refused(Kind.CONFLICT, "a folder with that name exists")
+            replace = may_replace(decision.volume, decision.rights, collision, asked_replace)
+            if not replace:
+                if collision is Collision.EXACT:
+                    raise Refused(Kind.EXISTS, "a file with that name exists and you may not replace it")
+                name = storage.unique_name(target.parent, target.name)
+                vpath = _parent(vpath)[0].rstrip("/") + "/" + name
+                decision = self.require(Action.CREATE, vpath)
+                target = self.real(decision)
+        return Incoming(self, decision, target, replace, length, mtime)
+
+    def store(self, vpath, read, **options):
+        """Write a whole file from read(n) (bytes, b"" at the end); return Stored. Options as begin_store."""
+        with self.begin_store(vpath, **options) as incoming:
+            while block := read(BLOCK):
+                incoming.write(block)
+            return incoming.finish()
+
+    def mkdir(self, vpath, parents=False):
+        """Make a folder (with parents=True, also the missing folders above it); return its Decision."""
+        decision = self.require(Action.CREATE, vpath)
+        if decision.relpath == "":
+            raise Refused(Kind.EXISTS, "that is a volume's root folder")
+        target = self.real(decision)
+        if parents:
+            self.make_parents(decision)
+        elif not target.parent.is_dir():
+            raise Refused(Kind.NO_PARENT, "the folder to create it in does not exist")
+        try:
+            target.mkdir()
+        except FileExistsError:
+            raise Refused(Kind.EXISTS, "a file or folder with that name exists") from None
+        index.note_mkdir(self.db, decision.volume, decision.relpath)
+        return decision
+
+    def set_mtime(self, vpath, mtime):
+        """Set a file's modification time (clients that keep times: FTP MFMT, WebDAV X-OC-Mtime)."""
+        decision = self.require(Action.CREATE, vpath)
+        path = self.real(decision)
+        if not path.is_file():
+            raise Refused(Kind.NOT_FOUND, "no such file")
+        os.utime(path, (mtime, mtime))
+        index.note_file(self.db, decision.volume, decision.relpath, path)
+
+    def _existing(self, action, vpath):
+        decision = self.require(action, vpath)
+        if decision.relpath == "":
+            raise Refused(Kind.CONFLICT, "a volume's root folder cannot be moved, copied or deleted")
+        path = self.real(decision)
+        if not os.path.lexists(path):
+            raise Refused(Kind.NOT_FOUND, "no such file or folder")
+        return decision, path
+
+    def _destination(self, source_path, to, replace):
+        """Check the destination of a move or copy; clear what it replaces; return (decision, path, replaced)."""
+        if to.endswith("/"):
+            to += source_path.name
+        dest = self.require(Action.CREATE, to)
+        if dest.relpath == "":
+            raise Refused(Kind.EXISTS, "that is a volume's root folder")
+        dest_path = self.real(dest)
+        if not dest_path.parent.is_dir():
+            raise Refused(Kind.NO_PARENT, "the destination folder does not exist")
+        if dest_path == source_path:
+            raise Refused(Kind.CONFLICT, "the source and the destination are the same")
+        if source_path.is_dir() and source_path in dest_path.parents:
+            raise Refused(Kind.CONFLICT, "a folder cannot go inside itself")
+        replaced = os.path.lexists(dest_path)
+        if replaced:
+            if not replace:
+                raise Refused(Kind.EXISTS, "something with that name already exists there")
+            action = Action.DELETE if dest_path.is_dir() and not dest_path.is_symlink() else Action.OVERWRITE
+            self.require(action, to)
+            storage.remove(dest_path)
+            index.note_removed(self.db, dest.volume, dest.relpath)
+        return dest, dest_path, replaced
+
+    def _note_tree(self, decision, path):
+        """Report every file of a newly created file or folder to the index."""
+        if path.is_dir():
+            index.note_mkdir(self.db, decision.volume, decision.relpath)
+            for rel, _st in index.walk_files(path):
+                index.note_file(self.db, decision.volume, f"{decision.relpath}/{rel}", path / rel)
+        else:
+            index.note_file(self.db, decision.volume, decision.relpath, path)
+
+    def move(self, vpath, to, replace=False):
+        """Move or rename a file or folder; `to` ending in "/" keeps the name. Return (Decision, path, replaced)."""
+        source, source_path = self._existing(Action.MOVE, vpath)
+        dest, dest_path, replaced = self._destination(source_path, to, replace)
+        try:
+            os.rename(source_path, dest_path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            _copy(source_path, dest_path)     # another filesystem: copy, then delete the original
+            storage.remove(source_path)
+        if source.volume == dest.volume:
+            index.note_moved(self.db, source.volume, source.relpath, dest.relpath)
+        else:
+            index.note_removed(self.db, source.volume, source.relpath)
+            self._note_tree(dest, dest_path)
+        return dest, dest_path, replaced
+
+    def copy(self, vpath, to, replace=False):
+        """Copy a file or folder (a folder needs the list right too). Return (Decision, path, replaced)."""
+        source, source_path = self._existing(Action.READ, vpath)
+        if source_path.is_dir():
+            self.require(Action.LIST, vpath)
+        dest, dest_path, replaced = self._destination(source_path, to, replace)
+        _copy(source_path, dest_path)
+        self._note_tree(dest, dest_path)
+        return dest, dest_path, replaced
+
+    def delete(self, vpath):
+        """Delete a file, or a folder with everything in it."""
+        decision, path = self._existing(Action.DELETE, vpath)
+        storage.remove(path)
+        index.note_removed(self.db, decision.volume, decision.relpath)
+        return decision
+
+
+def _copy(source, dest):
+    if source.is_dir() and not source.is_symlink():
+        storage.copy_tree(source, dest)
+    else:
+        storage.copy_file(source, dest, replace=False)
