@@ -85,3 +85,23 @@ def test_a_put_file_is_fingerprinted_so_u2c_dedups_against_it(make_server, tmp_p
                     srv.url + "/b/", str(tmp_path / "x.bin")], check=True, capture_output=True, timeout=60)
     first, second = os.stat(srv.root / "a" / "x.bin"), os.stat(srv.root / "b" / "x.bin")
     assert first.st_ino == second.st_ino and first.st_nlink == 2, "stored once, as a hardlink"
+
+
+def test_the_worker_prunes_idle_sessions_and_old_failed_logins(tmp_path):
+    import time
+    from appliance import worker
+    from appliance.config import Config
+    from appliance.db import Database
+    values = {("web", "session_days"): 30, ("server", "login_window"): 600}
+    config = Config(path=tmp_path / "filedock.toml", values=values, volumes=())
+    db = Database(tmp_path / "state")
+    db.session_create("fresh", "alice", "c1")
+    db.session_create("stale", "alice", "c2")
+    db.login_failure_add("192.0.2.1")
+    db.login_failure_add("192.0.2.2")
+    long_ago = time.time() - 31 * 86400
+    db._run("UPDATE sessions SET last_seen = ? WHERE token_hash = 'stale'", (long_ago,))
+    db._run("UPDATE login_failures SET at = ? WHERE addr = '192.0.2.1'", (long_ago,))
+    worker.prune_logins(db, config)
+    assert db.session_get("fresh", 86400) is not None and db.session_get("stale", 10 ** 10) is None
+    assert db.login_failures_since("192.0.2.2", 0) == 1 and db.login_failures_since("192.0.2.1", 0) == 0
