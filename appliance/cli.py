@@ -107,7 +107,12 @@ def cmd_run(args):
 
 
 def cmd_daemon(args):
-    daemons.run(daemons.BY_NAME[args.command], load(args.config))
+    cfg = load(args.config)
+    daemon = daemons.BY_NAME[args.command]
+    if daemon.section and not cfg.get(daemon.section, "enabled"):
+        raise ConfigError(f"{cfg.path}: [{daemon.section}] enabled is false, so {daemon.name} is not served; "
+                          f"set it to true (or FILEDOCK_{daemon.section.upper()}__ENABLED=true)")
+    daemons.run(daemon, cfg)
     return 0
 
 

@@ -35,6 +35,28 @@ def test_init_writes_a_working_starter_config(tmp_path):
     assert check.returncode == 0 and "OK" in check.stdout
 
 
+@pytest.mark.parametrize("command", [["check-config"], ["user", "list"], ["worker"], ["tftp"]])
+def test_config_goes_before_or_after_every_subcommand(tmp_path, command):
+    """--config is taken in either place; a daemon whose section is disabled is refused by name."""
+    filedock("init", "--config", "fd.toml", cwd=tmp_path)
+    (tmp_path / "fd.toml").write_text((tmp_path / "fd.toml").read_text().replace("[server]", "[server]\nscan_interval = 0", 1))
+    config = str(tmp_path / "fd.toml")
+    for argv in (["--config", config, *command], [*command, "--config", config]):
+        if command == ["worker"]:   # a daemon: still running after a while means it found its config
+            process = subprocess.Popen(FILEDOCK + argv, cwd=tmp_path.parent, env=ENV, stderr=subprocess.PIPE,
+                                       text=True)
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(3)
+            process.terminate()
+            assert process.wait(30) == 0 and "config error" not in process.stderr.read()
+            continue
+        r = filedock(*argv, cwd=tmp_path.parent)
+        if command == ["tftp"]:
+            assert r.returncode == 2 and "[tftp] enabled is false" in r.stderr and "set it to true" in r.stderr
+        else:
+            assert r.returncode == 0, r.stderr
+
+
 def test_init_takes_the_admin_password_from_the_environment(tmp_path):
     """As the container's entrypoint uses it: the password never appears in a command line or the output."""
     r = filedock("init", "--config", "fd.toml", cwd=tmp_path, env=dict(ENV, FILEDOCK_ADMIN_PASSWORD="from-env"))
