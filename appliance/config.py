@@ -106,6 +106,33 @@ def _coerce(setting, value, where):
     return value
 
 
+def parse_port_range(text, where):
+    """Parse "30000-30009" into (30000, 30009); "" is (None, None)."""
+    if not text:
+        return None, None
+    low, sep, high = text.partition("-")
+    try:
+        low, high = int(low), int(high if sep else low)
+    except ValueError:
+        low = high = -1
+    if not 1024 <= low <= high <= 65535:
+        raise ConfigError(f"{where} = {text!r}: write a port range above 1023 as \"low-high\", "
+                          f"e.g. \"30000-30009\"")
+    return low, high
+
+
+def _check_values(values, file):
+    """Checks of single settings beyond their type: choices, ports, port ranges."""
+    for setting in settings.SETTINGS:
+        value = values[(setting.section, setting.key)]
+        where = f"{file}: [{setting.section}] {setting.key}"
+        if setting.choices and value not in setting.choices:
+            raise ConfigError(f"{where} = {value!r}: valid values are {', '.join(setting.choices)}")
+        if setting.key == "port" and not 0 <= value <= 65535:
+            raise ConfigError(f"{where} = {value}: a port is a number from 1 to 65535")
+    parse_port_range(values[("ftp", "passive_ports")], f"{file}: [ftp] passive_ports")
+
+
 def _env_overrides(environ):
     """Yield (section, key, raw, name) for every FILEDOCK_<SECTION>__<KEY> variable."""
     for name, raw in environ.items():
@@ -226,6 +253,7 @@ def load(path=None, environ=None):
             raise ConfigError(f"{file}: unknown section [{section}]; valid sections are {', '.join(sorted(known))}")
     base = file.resolve().parent
     values = _scalar_values(doc, file, environ)
+    _check_values(values, file)
     values[("server", "state_dir")] = str(_resolve_path(base, values[("server", "state_dir")]))
     users, groups = _users_and_groups(doc, file)
     raw_volumes = doc.get("volumes", [])

@@ -26,6 +26,18 @@ state_dir = "{state_dir}"     # database and secrets
 [web]
 port = 8080
 
+[dav]                         # WebDAV: map a network drive, or mount it (docs/webdav.md)
+enabled = true
+port = 8081
+
+[ftp]                         # FTP and FTPS (explicit TLS with a certificate made on first start)
+enabled = true
+port = 2121
+
+[tftp]                        # TFTP has no login: it serves only what volumes grant to "*"
+enabled = false
+port = 6969
+
 [users.admin]
 password_hash = "{password_hash}"
 

@@ -14,6 +14,7 @@ class Setting:
     kind: type
     default: Any
     help: str
+    choices: tuple = ()     # the only values accepted, when not empty
 
 
 ALL_INTERFACES = "0.0.0.0"
@@ -25,7 +26,8 @@ SETTINGS = [
             "Addresses of reverse proxies whose X-Forwarded-For header is believed; nobody else's is."),
     Setting("server", "scan_interval", int, 300,
             "Seconds between background scans for changes made on disk behind filedock's back (0 = never)."),
-    Setting("server", "log_level", str, "info", "One of debug, info, warning, error."),
+    Setting("server", "log_level", str, "info", "One of debug, info, warning, error.",
+            ("debug", "info", "warning", "error")),
     Setting("server", "login_attempts", int, 10,
             "Failed logins from one address, over any protocol, before that address is throttled."),
     Setting("server", "login_window", int, 600, "Seconds a failed login counts against its address."),
@@ -44,7 +46,8 @@ SETTINGS = [
     Setting("dav", "workers", int, 1,
             "gunicorn worker processes of WebDAV (gevent, so each serves many clients; locks live in the database)."),
     Setting("dav", "macos_dotfiles", str, "keep",
-            "macOS Finder's ._* and .DS_Store files: keep (store them), hide (store, never list) or refuse."),
+            "macOS Finder's ._* and .DS_Store files: keep (store them), hide (store, never list) or refuse.",
+            ("keep", "hide", "refuse")),
     Setting("dav", "keep_client_mtime", bool, True,
             "Honour X-OC-Mtime and Win32LastModifiedTime, so rclone, Nextcloud clients and Windows keep "
             "modification times."),

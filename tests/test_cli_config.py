@@ -1,5 +1,6 @@
 """The filedock CLI and config: init, check-config, user management, env overrides, clear config errors."""
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -75,12 +76,17 @@ def test_init_takes_the_admin_password_from_the_environment(tmp_path):
     ('[[volumes]]\nurl = "/w"\npath = "."\ndedup = "symlink"\n', ["dedup", "hardlink, reflink, copy"]),
     ('[nope]\n', ["unknown section [nope]"]),
     ('[smb]\nenabled = true\n', ["[smb] enabled", "not served by this version yet"]),
+    ('[ftp]\npassive_ports = "30000:30009"\n', ["[ftp] passive_ports", "\"30000-30009\""]),
+    ('[ftp]\npassive_ports = "30009-30000"\n', ["[ftp] passive_ports", "low-high"]),
+    ('[dav]\nmacos_dotfiles = "delete"\n', ["[dav] macos_dotfiles", "keep, hide, refuse"]),
+    ('[tftp]\nport = 70000\n', ["[tftp] port", "1 to 65535"]),
     ('[web\n', ["not valid TOML"]),
 ])
 def test_bad_config_names_file_key_and_fix(tmp_path, bad, names):
     filedock("init", "--root", "files", "--config", "fd.toml", "--admin-password", "pw", cwd=tmp_path)
-    with open(tmp_path / "fd.toml", "a") as f:
-        f.write("\n" + bad)
+    starter = (tmp_path / "fd.toml").read_text()
+    # the bad sections below replace the starter's protocol sections (TOML declares a table once)
+    (tmp_path / "fd.toml").write_text(re.sub(r"^\[(dav|ftp|tftp)\][^\[]*", "", starter, flags=re.M) + "\n" + bad)
     r = filedock("--config", "fd.toml", "check-config", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "fd.toml" in r.stderr
