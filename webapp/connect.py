@@ -1,0 +1,177 @@
+"""`GET /-/connect`: how to reach this server from every device, for whoever asks (anonymous visitors too).
+
+Contract: the page (or, for `?json` and whatever `context.wants_json` sends JSON to, the same data as JSON)
+lists this server's addresses, every protocol of appliance.daemons.DAEMONS that has a config section with its
+URL when enabled or the setting that enables it when not, the protocols of settings.NOT_YET_SERVED as coming,
+and the volumes the asker holds any right on. Addresses: the name the client used (the Host header, only when
+it is a plain host name or IP literal), this machine's hostname and its mDNS name, and its LAN IPv4 addresses;
+loopback appears only when it is the name the client used. URLs in examples use `host`: the name the client
+used, unless that is loopback (then the first LAN address, since the page is read to set up other devices).
+The web URL is the one the client used, so it stays right behind a reverse proxy. No password is ever shown.
+Format of the data in docs/connecting.md.
+"""
+import ipaddress
+import re
+import socket
+
+from flask import Blueprint, render_template, request
+
+from appliance import settings
+from appliance.access import Right, rights_of
+from appliance.daemons import DAEMONS
+
+from . import context
+from .auth import csrf_token
+from .browse import RIGHT_NAMES
+
+bp = Blueprint("connect", __name__)
+
+TITLES = {"web": "Web browser and HTTP API", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP"}
+SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp"}
+UDP = {"tftp"}
+EVERY_INTERFACE = {"", "0.0.0.0", "::"}
+KINDS = {"browser": "the address your browser used",
+         "loopback": "the address your browser used; it reaches this machine only",
+         "hostname": "this machine's name, where the network knows it",
+         "mdns": "mDNS name, where this machine runs an mDNS responder (avahi-daemon)", "lan": "LAN address"}
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\Z").match
+
+
+def _is_loopback(host):
+    """Whether a host name or IP literal only ever reaches this machine."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def lan_addresses():
+    """This machine's IPv4 addresses other devices can reach: the default route's first (a UDP connect sends
+    nothing), then those its hostname resolves to; never loopback, each once."""
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))    # TEST-NET-1: never contacted, only routed
+            found.append(probe.getsockname()[0])
+        except OSError:
+            pass
+    try:
+        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    except OSError:
+        pass
+    return list(dict.fromkeys(a for a in found if not _is_loopback(a) and a != "0.0.0.0"))
+
+
+def reached_host():
+    """The host part of the Host header (IPv6 without brackets), or None when it is not a plain name or IP."""
+    host = request.host.lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            return None
+    host = host.rpartition(":")[0] if ":" in host else host
+    return host if _HOST_NAME(host) else None
+
+
+def addresses(reached):
+    """[{"address", "kind", "about"}]: the name the client used, the hostname, its .local name, LAN IPv4s."""
+    found = [(reached, "loopback" if _is_loopback(reached) else "browser")] if reached else []
+    hostname = socket.gethostname().lower()
+    if hostname and not _is_loopback(hostname):
+        found += [(hostname, "hostname"), (hostname.split(".")[0] + ".local", "mdns")]
+    found += [(address, "lan") for address in lan_addresses()]
+    seen, result = set(), []
+    for address, kind in found:
+        if address not in seen:
+            seen.add(address)
+            result.append({"address": address, "kind": kind, "about": KINDS[kind]})
+    return result
+
+
+def url_host(host):
+    """A host as it goes into a URL (IPv6 literals in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _protocol(config, daemon, host, web_url):
+    """One daemon's entry: its URL and notes when enabled, the setting that enables it when not. `web_url` is
+    the web's URL as the client used it, or None when the client used loopback (then it is built like the rest)."""
+    section = daemon.section
+    entry = {"name": daemon.name, "title": TITLES.get(daemon.name, daemon.summary), "summary": daemon.summary}
+    if not config.get(section, "enabled"):
+        return entry | {"status": "disabled", "enable": f"[{section}] enabled = true",
+                        "env": f"FILEDOCK_{section.upper()}__ENABLED=true"}
+    port, bind = config.get(section, "port"), config.get(section, "host")
+    if bind not in EVERY_INTERFACE and not _is_loopback(bind):
+        host = bind                            # listens on one address only: that is the one to use
+    entry |= {"status": "enabled", "port": port, "transport": "udp" if daemon.name in UDP else "tcp"}
+    as_reached = daemon.name == "web" and web_url is not None
+    if as_reached:
+        entry["url"] = web_url
+    elif daemon.name in SCHEMES:
+        entry["url"] = f"{SCHEMES[daemon.name]}://{url_host(host)}:{port}/"
+    notes = []
+    if _is_loopback(bind) and not as_reached:
+        notes.append(f"listens on {bind} only: reachable from this machine, or through a proxy that forwards it")
+    if daemon.name == "ftp":
+        entry["tls"] = config.get("ftp", "tls")
+        entry["require_tls"] = entry["tls"] and config.get("ftp", "require_tls")
+        if entry["tls"]:
+            notes.append("FTPS: explicit TLS (AUTH TLS) on the same port"
+                         + ("" if config.get("ftp", "certfile") else "; the certificate is self-signed, so a "
+                            "client asks you once to trust it"))
+        if entry["require_tls"]:
+            notes.append("logins without TLS are refused")
+    if daemon.name == "tftp":
+        entry["allow_write"] = config.get("tftp", "allow_write")
+        notes.append("no login: only files everyone may download, by exact path"
+                     + (", and uploads into volumes everyone may write to" if entry["allow_write"] else "; read-only"))
+    return entry | {"notes": notes}
+
+
+def protocols(config, host, web_url):
+    """Every protocol with a config section, in DAEMONS order, then those that are not served yet."""
+    entries = [_protocol(config, d, host, web_url) for d in DAEMONS if d.section is not None]
+    return entries + [{"name": section, "title": title, "status": "coming"}
+                      for section, title in settings.NOT_YET_SERVED.items()]
+
+
+def volumes(config, principal):
+    """[{"url", "href", "rights"}] for every volume the principal holds any right on, rights as words."""
+    result = []
+    for volume in sorted(config.volumes, key=lambda v: v.url):
+        held = rights_of(volume, principal)
+        if held:
+            href = volume.url.rstrip("/") + "/"
+            result.append({"url": volume.url, "href": href, "rights": [RIGHT_NAMES[r] for r in Right if r in held]})
+    return result
+
+
+def connect_data():
+    """The Connect page's data for this request."""
+    config, principal = context.config(), context.principal()
+    reached = reached_host()
+    found = addresses(reached)
+    lan = [a["address"] for a in found if a["kind"] == "lan"]
+    host = reached if reached and not _is_loopback(reached) else (lan[0] if lan else reached or "localhost")
+    web_url = f"{request.scheme}://{request.host}/" if host == reached else None
+    return {"user": principal.name, "host": host, "addresses": found,
+            "protocols": protocols(config, host, web_url), "volumes": volumes(config, principal)}
+
+
+@bp.route("/-/connect")
+def connect():
+    """The Connect page (HTML), or its data as JSON."""
+    data = connect_data()
+    headers = {"Cache-Control": "no-store", "Vary": "Accept, Cookie, Authorization, Host"}
+    if "json" in request.args or context.wants_json():
+        return data, 200, headers
+    by_name = {p["name"]: p for p in data["protocols"]}
+    page = render_template("connect.html", data=data, by_name=by_name, hosturl=url_host(data["host"]),
+                           user=data["user"], csrf=csrf_token())
+    return page, 200, headers
