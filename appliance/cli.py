@@ -32,13 +32,17 @@ def _lan_address():
             return None
 
 
-def _urls(cfg):
-    """The web UI's URLs to print: this machine, and the LAN when listening on every interface."""
-    host, port = cfg.get("web", "host"), cfg.get("web", "port")
+URL_SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp"}
+NAMES = {"web": "web UI", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP"}
+
+
+def _urls(cfg, section="web"):
+    """A daemon's URLs to print: this machine, and the LAN when listening on every interface."""
+    host, port, scheme = cfg.get(section, "host"), cfg.get(section, "port"), URL_SCHEMES[section]
     if host not in ("0.0.0.0", "::", ""):
-        return [f"http://{host}:{port}/"]
+        return [f"{scheme}://{host}:{port}/"]
     lan = _lan_address()
-    return [f"http://127.0.0.1:{port}/"] + ([f"http://{lan}:{port}/"] if lan and lan != "127.0.0.1" else [])
+    return [f"{scheme}://127.0.0.1:{port}/"] + ([f"{scheme}://{lan}:{port}/"] if lan and lan != "127.0.0.1" else [])
 
 
 def cmd_init(args):
@@ -101,8 +105,9 @@ def cmd_user(args):
 
 def cmd_run(args):
     cfg = load(args.config)
-    if cfg.get("web", "enabled"):
-        print(f"filedock: web UI at {' and '.join(_urls(cfg))}", flush=True)
+    for daemon in daemons.enabled(cfg):
+        if daemon.section in URL_SCHEMES:
+            print(f"filedock: {NAMES[daemon.section]} at {' and '.join(_urls(cfg, daemon.section))}", flush=True)
     return supervisor.run(cfg)
 
 
