@@ -1,0 +1,75 @@
+"""TFTP names onto FileOps: what tftpy's hooks hand it to read or write, so tftpy never opens a path itself.
+
+Contract: every request is the anonymous principal (TFTP has no login), so only what a volume grants to "*"
+is served: a download needs r or g on the exact path, an upload needs w or u there and [tftp] allow_write.
+A TFTP name is a volume path with or without its leading "/" (PXE clients send both); everything else
+(access, `..`, backslashes, symlinks leaving the volume, filedock's temporary names) is FileOps's to refuse,
+with a Refused that the session turns into an error packet. Uploads go through FileOps.begin_store with
+Collision.EXACT: a hidden temporary file, published and indexed only by `Upload.finish`.
+"""
+import logging
+import os
+
+from ..access import Principal
+from ..fileops import Collision, FileOps
+from ..refusal import Kind, Refused
+
+log = logging.getLogger("filedock.tftp")
+
+
+def vpath(name):
+    """The volume path a TFTP name asks for."""
+    return "/" + name.lstrip("/")
+
+
+class Upload:
+    """A file arriving over TFTP, shaped as tftpy's context keeps it (write, close, closed): `finish`
+    publishes it; closing it unfinished (a timeout, an error, a stop) discards it."""
+
+    def __init__(self, incoming, name):
+        self.incoming, self.name = incoming, name
+        self.closed = False
+
+    def write(self, block):
+        self.incoming.write(block)
+
+    def finish(self):
+        """fsync, move into place and index (Refused, OSError as FileOps's Incoming.finish)."""
+        stored = self.incoming.finish()
+        self.closed = True
+        log.info("stored %s (%d bytes)", stored.vpath, stored.size)
+        return stored
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.incoming.discard()
+            log.info("discarded the unfinished upload of %s", self.name)
+
+
+class Files:
+    """The anonymous principal's files, as tftpy's two hooks."""
+
+    def __init__(self, config, db, allow_write):
+        self.ops = FileOps(config, db, Principal())
+        self.allow_write = allow_write
+
+    def download(self, name, raddress=None, rport=None):
+        """tftpy's dyn_file_func: the file named, opened for reading, or Refused."""
+        path, st = self.ops.open_read(vpath(name))
+        file = open(path, "rb")
+        opened = os.fstat(file.fileno())
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):   # swapped since it was checked
+            file.close()
+            raise Refused(Kind.NOT_FOUND, "no such file")
+        log.info("sending %s (%d bytes) to %s", vpath(name), st.st_size, raddress)
+        return file
+
+    def upload(self, _tftpy_path, context):
+        """tftpy's upload_open: an Upload of the name the client sent (not tftpy's path), or Refused."""
+        name = context.file_to_transfer
+        if not self.allow_write:
+            raise Refused(Kind.FORBIDDEN, "uploads are turned off ([tftp] allow_write)")
+        incoming = self.ops.begin_store(vpath(name), collision=Collision.EXACT)
+        log.info("receiving %s from %s", vpath(name), context.host)
+        return Upload(incoming, vpath(name))
