@@ -52,6 +52,15 @@ def test_admin_sees_every_enabled_daemon_at_its_configured_port(make_server):
     assert "BasicAuthLevel" in page and "SMB only" in page
 
 
+def test_tftp_is_listed_at_its_udp_port_with_what_anonymous_may_do(make_server):
+    srv = make_server(protocols=("tftp",))
+    tftp = by_name(connect_json(srv, "alice", host=f"nas.lan:{srv.port}"))["tftp"]
+    assert (tftp["status"], tftp["transport"], tftp["port"]) == ("enabled", "udp", srv.ports["tftp"])
+    assert tftp["url"] == f"tftp://nas.lan:{srv.ports['tftp']}/" and tftp["allow_write"] is False
+    assert any("no login" in note and "read-only" in note for note in tftp["notes"])
+    assert f"curl -o FILE tftp://nas.lan:{srv.ports['tftp']}/PATH/TO/FILE" in connect_page(srv, host="nas.lan")
+
+
 def test_disabled_protocols_name_the_setting_that_enables_them(server):
     data = connect_json(server, "admin", host=f"nas.lan:{server.port}")
     protocols = by_name(data)

@@ -130,7 +130,8 @@ def _protocol(config, daemon, host, web_url):
     if daemon.name == "tftp":
         entry["allow_write"] = config.get("tftp", "allow_write")
         notes.append("no login: only files everyone may download, by exact path"
-                     + (", and uploads into volumes everyone may write to" if entry["allow_write"] else "; read-only"))
+                     + (", and uploads into volumes everyone may write or upload to" if entry["allow_write"]
+                        else "; read-only"))
     return entry | {"notes": notes}
 
 
