@@ -45,6 +45,21 @@ SCHEMA = [
     """CREATE INDEX IF NOT EXISTS events_pending ON events (done, id)""",
 ]
 
+# -- WebDAV locks and properties (tables) ----------------------------------------------------------------
+# Dead properties and locks of appliance.dav, shared by every WebDAV worker and node. Paths are volume paths
+# ("/pub/a.txt"); `parent` is the folder holding them, so one query answers a whole folder's PROPFIND.
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS dav_props (
+        path TEXT NOT NULL, parent TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (path, name))""",
+    """CREATE INDEX IF NOT EXISTS dav_props_parent ON dav_props (parent)""",
+    """CREATE TABLE IF NOT EXISTS dav_locks (
+        token TEXT PRIMARY KEY, root TEXT NOT NULL, parent TEXT NOT NULL, data TEXT NOT NULL,
+        expire REAL NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS dav_locks_root ON dav_locks (root)""",
+    """CREATE INDEX IF NOT EXISTS dav_locks_parent ON dav_locks (parent)""",
+]
+
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at"
 UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
                   "replace_ok, meta, created, updated, boot")
@@ -307,3 +322,84 @@ class Database:
 
     def events_prune(self, before):
         self._run("DELETE FROM events WHERE done = 1 AND at < ?", (before,))
+
+    # -- WebDAV locks and properties ------------------------------------------------------------------
+    # Prefixes are matched with substr(), not LIKE: LIKE ignores case in SQLite and paths do not.
+    def dav_props_of(self, path):
+        """{name: value} of one path's dead properties."""
+        return {r["name"]: r["value"] for r in self._all("SELECT name, value FROM dav_props WHERE path = ?", (path,))}
+
+    def dav_props_in_folder(self, folder):
+        """(path, name, value) rows of a folder's own dead properties and those of its direct members."""
+        return self._all("SELECT path, name, value FROM dav_props WHERE path = ? OR parent = ?", (folder, folder))
+
+    def dav_prop_set(self, path, parent, name, value):
+        self._run("INSERT OR REPLACE INTO dav_props (path, parent, name, value) VALUES (?, ?, ?, ?)",
+                  (path, parent, name, value))
+
+    def dav_prop_delete(self, path, name):
+        self._run("DELETE FROM dav_props WHERE path = ? AND name = ?", (path, name))
+
+    def dav_props_delete_tree(self, path):
+        """Delete the dead properties of a path and of everything below it."""
+        below = path.rstrip("/") + "/"
+        self._run("DELETE FROM dav_props WHERE path = ? OR substr(path, 1, ?) = ?", (path, len(below), below))
+
+    def dav_props_copy(self, source, dest, dest_parent):
+        """Give dest a copy of source's dead properties (replacing dest's)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM dav_props WHERE path = ?", (dest,))
+            conn.execute("INSERT INTO dav_props (path, parent, name, value) "
+                         "SELECT ?, ?, name, value FROM dav_props WHERE path = ?", (dest, dest_parent, source))
+
+    def dav_props_move(self, source, dest, dest_parent, with_children):
+        """Move source's dead properties (and with_children, those below it) to dest, replacing dest's."""
+        below, n = source.rstrip("/") + "/", len(source.rstrip("/"))
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM dav_props WHERE path = ?", (dest,))
+            conn.execute("UPDATE dav_props SET path = ?, parent = ? WHERE path = ?", (dest, dest_parent, source))
+            if with_children:
+                conn.execute("UPDATE dav_props SET path = ? || substr(path, ?), parent = ? || substr(parent, ?) "
+                             "WHERE substr(path, 1, ?) = ?", (dest, n + 1, dest, n + 1, len(below), below))
+
+    def dav_lock_add(self, token, root, parent, data, expire):
+        self._run("INSERT INTO dav_locks (token, root, parent, data, expire) VALUES (?, ?, ?, ?, ?)",
+                  (token, root, parent, json.dumps(data), expire))
+
+    def dav_lock_get(self, token, now):
+        """A lock's data, or None when it does not exist or expired before now."""
+        row = self._one("SELECT data FROM dav_locks WHERE token = ? AND expire >= ?", (token, now))
+        return json.loads(row["data"]) if row else None
+
+    def dav_lock_update(self, token, data, expire):
+        self._run("UPDATE dav_locks SET data = ?, expire = ? WHERE token = ?", (json.dumps(data), expire, token))
+
+    def dav_lock_delete(self, token):
+        """Delete a lock; whether it existed."""
+        return self._run("DELETE FROM dav_locks WHERE token = ?", (token,)) > 0
+
+    def dav_locks_at(self, root, include_root, include_children, now):
+        """The data of unexpired locks rooted at root (include_root) and below it (include_children)."""
+        below = root.rstrip("/") + "/"
+        clauses = (["root = ?"] if include_root else []) + (["substr(root, 1, ?) = ?"] if include_children else [])
+        args = ([root] if include_root else []) + ([len(below), below] if include_children else [])
+        rows = self._all(f"SELECT data FROM dav_locks WHERE expire >= ? AND ({' OR '.join(clauses)})", (now, *args))
+        return [json.loads(r["data"]) for r in rows]
+
+    def dav_locks_in_folder(self, folder_root, now):
+        """The data of unexpired locks rooted at a folder or at one of its direct members."""
+        rows = self._all("SELECT data FROM dav_locks WHERE expire >= ? AND (root = ? OR parent = ?)",
+                         (now, folder_root, folder_root))
+        return [json.loads(r["data"]) for r in rows]
+
+    def dav_locks_prune(self, now):
+        self._run("DELETE FROM dav_locks WHERE expire < ?", (now,))
+
+    # -- FTP partial uploads (appliance/ftp/partials.py) ---------------------------------------------
+    # An interrupted FTP upload is an `uploads` row with meta {"protocol": "ftp"}, so the worker's expiry
+    # (uploads/expire.py) deletes abandoned ones with their temporary files.
+    def ftp_partial_take(self, upload_id):
+        """Delete and return an upload row in one statement (None if it is gone), so that of two sessions
+        resuming the same partial upload only one gets it."""
+        rows = self._all(f"DELETE FROM uploads WHERE id = ? RETURNING {UPLOAD_COLUMNS}", (upload_id,))
+        return self._upload_row(rows[0]) if rows else None   # fetching every row ends the statement

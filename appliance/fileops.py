@@ -273,6 +273,25 @@ class FileOps:
                 target = self.real(decision)
         return Incoming(self, decision, target, replace, length, mtime)
 
+    # -- an empty placeholder replaced (added for WebDAV; protocol-neutral) ------------------------------
+    def begin_store_over_empty(self, vpath, *, length=None, mtime=None):
+        """begin_store for a client that names the file, except that an existing empty file may be replaced
+        with the create right alone: Windows Explorer creates a file with a 0-byte PUT, then PUTs its content
+        over it, and a user who may create files (w, or a drop box's u) but not overwrite them loses nothing."""
+        decision = self.require(Action.CREATE, vpath)
+        target = self.real(decision)
+        try:
+            st = os.lstat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        empty = st is not None and stat_module.S_ISREG(st.st_mode) and st.st_size == 0
+        if not empty or may_replace(decision.volume, decision.rights, Collision.EXACT):
+            return self.begin_store(vpath, length=length, mtime=mtime)
+        if length is not None:
+            storage.check_size(decision.volume, length)
+        storage.ensure_space(target.parent, length or 0, self.config.min_free)
+        return Incoming(self, decision, target, True, length, mtime)
+
     def store(self, vpath, read, **options):
         """Write a whole file from read(n) (bytes, b"" at the end); return Stored. Options as begin_store."""
         with self.begin_store(vpath, **options) as incoming:
