@@ -1,0 +1,199 @@
+"""PROPFIND answered from one folder scan: the live properties from FileOps' entries, the dead ones and the
+locks of a whole folder from one database query each.
+
+Contract: `respond(environ, start_response, ops, vpath, props, locks, quirks)` answers PROPFIND with Depth 0 or
+1 (allprop, include, propname, or named properties) as a 207 multistatus built as text; Depth infinity (also
+the default when the header is missing) is refused with 403 propfind-finite-depth (RFC 4918 9.1), as Apache
+does. Access is FileOps': a folder is described to whoever may list it (or upload into it: a drop box looks
+empty), a file to whoever may read or get it; `quirks.hides` names are left out of listings. The live
+properties are resourcetype, getcontentlength, getcontenttype, getlastmodified, getetag, displayname,
+supportedlock and lockdiscovery; asked-for properties that are neither live nor stored get a 404 propstat.
+"""
+import time
+from urllib.parse import quote
+from xml.sax.saxutils import escape, quoteattr
+
+from wsgidav import util
+from wsgidav.dav_error import HTTP_BAD_REQUEST, HTTP_FORBIDDEN, PRECONDITION_CODE_PropfindFiniteDepth, DAVError
+
+from .locks import lock_root
+from .provider import content_type_of, etag_of
+
+HREF_SAFE = "/!*'(),$-_|.~"   # WsgiDAV's: Nautilus chokes on "(" encoded as "%28"
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+SUPPORTED_LOCK = ("<D:supportedlock>"
+                  "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"
+                  "<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"
+                  "</D:supportedlock>")
+OK, MISSING = "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"
+
+
+def http_date(seconds):
+    """RFC 1123 date, independent of the locale."""
+    t = time.gmtime(seconds)
+    return f"{DAYS[t.tm_wday]}, {t.tm_mday:02d} {MONTHS[t.tm_mon - 1]} {t.tm_year} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+
+
+def element(name, inner=None):
+    """An element of a Clark-notation name ("{ns}local"), empty when inner is None; DAV: is prefix D."""
+    ns, _, local = name[1:].partition("}") if name.startswith("{") else ("", "", name)
+    if ns == "DAV:":
+        tag, declaration = "D:" + local, ""
+    elif ns:
+        tag, declaration = "ns0:" + local, f" xmlns:ns0={quoteattr(ns)}"
+    else:
+        tag, declaration = local, ""
+    return f"<{tag}{declaration}/>" if inner is None else f"<{tag}{declaration}>{inner}</{tag}>"
+
+
+class Item:
+    """One resource of the answer: its path, Entry, dead properties and direct locks."""
+    __slots__ = ("vpath", "entry", "dead", "locks")
+
+    def __init__(self, vpath, entry, dead, locks):
+        self.vpath, self.entry, self.dead, self.locks = vpath, entry, dead, locks
+
+    def href(self):
+        href = quote(self.vpath, safe=HREF_SAFE, errors="surrogateescape")
+        return href + "/" if self.entry.is_dir and self.vpath != "/" else href
+
+
+def _resourcetype(item):
+    return "<D:resourcetype><D:collection/></D:resourcetype>" if item.entry.is_dir else "<D:resourcetype/>"
+
+
+def _contentlength(item):
+    return None if item.entry.is_dir else f"<D:getcontentlength>{item.entry.size}</D:getcontentlength>"
+
+
+def _contenttype(item):
+    return None if item.entry.is_dir else f"<D:getcontenttype>{escape(content_type_of(item.entry.name))}</D:getcontenttype>"
+
+
+def _lastmodified(item):
+    return f"<D:getlastmodified>{http_date(item.entry.mtime)}</D:getlastmodified>"
+
+
+def _etag(item):
+    return f'<D:getetag>"{etag_of(item.entry)}"</D:getetag>'
+
+
+def _displayname(item):
+    name = item.entry.name.encode("utf-8", "replace").decode("utf-8")
+    return f"<D:displayname>{escape(name)}</D:displayname>"
+
+
+def _supportedlock(item):
+    return SUPPORTED_LOCK
+
+
+def _activelock(lock, href):
+    timeout = "Infinite" if lock["timeout"] < 0 else f"Second-{max(int(lock['expire'] - time.time()), 0)}"
+    owner = lock["owner"].decode("utf-8", "replace")
+    if owner.startswith("<?xml"):
+        owner = owner.partition("?>")[2]
+    return (f"<D:activelock><D:locktype><D:{lock['type']}/></D:locktype><D:lockscope><D:{lock['scope']}/></D:lockscope>"
+            f"<D:depth>{lock['depth']}</D:depth>{owner}<D:timeout>{timeout}</D:timeout>"
+            f"<D:locktoken><D:href>{escape(lock['token'])}</D:href></D:locktoken>"
+            f"<D:lockroot><D:href>{href}</D:href></D:lockroot></D:activelock>")
+
+
+def _lockdiscovery(item):
+    href = item.href()
+    return "<D:lockdiscovery>" + "".join(_activelock(lock, href) for lock in item.locks) + "</D:lockdiscovery>"
+
+
+LIVE = {
+    "{DAV:}resourcetype": _resourcetype, "{DAV:}getcontentlength": _contentlength,
+    "{DAV:}getcontenttype": _contenttype, "{DAV:}getlastmodified": _lastmodified, "{DAV:}getetag": _etag,
+    "{DAV:}displayname": _displayname, "{DAV:}supportedlock": _supportedlock,
+    "{DAV:}lockdiscovery": _lockdiscovery,
+}
+
+
+def _dead_xml(value):
+    return value.partition("?>")[2].lstrip() if value.startswith("<?xml") else value
+
+
+def _propstat(found, status):
+    return f"<D:propstat><D:prop>{''.join(found)}</D:prop><D:status>{status}</D:status></D:propstat>"
+
+
+def _response(item, mode, names):
+    """One <D:response>: 200 propstat for what was found, 404 for what was asked and is not there."""
+    found, missing = [], []
+    if mode == "propname":
+        found = [element(n) for n in LIVE if LIVE[n](item) is not None] + [element(n) for n in item.dead]
+    else:
+        wanted = list(LIVE) + [n for n in names if n not in LIVE] if mode == "allprop" else names
+        for name in wanted:
+            render = LIVE.get(name)
+            value = render(item) if render else None
+            if value is None and name in item.dead:
+                value = _dead_xml(item.dead[name])
+            if value is not None:
+                found.append(value)
+            elif mode == "prop" or name in names:
+                missing.append(element(name))
+        if mode == "allprop":
+            found += [_dead_xml(v) for n, v in item.dead.items() if n not in LIVE and n not in names]
+    parts = [f"<D:response><D:href>{item.href()}</D:href>"]
+    if found or not missing:
+        parts.append(_propstat(found, OK))
+    if missing:
+        parts.append(_propstat(missing, MISSING))
+    parts.append("</D:response>")
+    return "".join(parts)
+
+
+def _request(environ):
+    """(mode, names) of the request body: allprop (with include's names), propname, or prop."""
+    body = util.parse_xml_body(environ, allow_empty=True)
+    if body is None:
+        return "allprop", []
+    if body.tag != "{DAV:}propfind":
+        raise DAVError(HTTP_BAD_REQUEST, "the body is not a DAV:propfind")
+    modes = {child.tag: child for child in body}
+    chosen = [m for m in ("{DAV:}allprop", "{DAV:}propname", "{DAV:}prop") if m in modes]
+    if len(chosen) != 1:
+        raise DAVError(HTTP_BAD_REQUEST, "a propfind asks for exactly one of allprop, propname or prop")
+    if chosen[0] == "{DAV:}allprop":
+        include = modes.get("{DAV:}include")
+        return "allprop", [c.tag for c in include] if include is not None else []
+    if chosen[0] == "{DAV:}propname":
+        return "propname", []
+    return "prop", [c.tag for c in modes["{DAV:}prop"]]
+
+
+def respond(environ, start_response, ops, vpath, props, locks, quirks):
+    """Answer one PROPFIND (refusals are raised as refusal.Refused, bad requests as DAVError)."""
+    depth = environ.get("HTTP_DEPTH", "infinity").lower()
+    if depth not in ("0", "1", "infinity"):
+        raise DAVError(HTTP_BAD_REQUEST, "Depth must be 0, 1 or infinity")
+    if depth == "infinity":
+        raise DAVError(HTTP_FORBIDDEN, "PROPFIND with Depth: infinity is not served; use Depth 1",
+                       err_condition=PRECONDITION_CODE_PropfindFiniteDepth)
+    mode, names = _request(environ)
+    entry = ops.stat(vpath)
+    members = []
+    if depth == "1" and entry.is_dir:
+        prefix = vpath.rstrip("/") + "/"
+        members = [(prefix + e.name, e) for e in ops.listdir(vpath).entries if not quirks.hides(e.name)]
+    wants_locks = mode == "propname" or "{DAV:}lockdiscovery" in names or mode == "allprop"
+    if members:
+        dead, held = props.in_folder(vpath), (locks.in_folder(vpath) if wants_locks else [])
+    else:
+        dead, held = {vpath: props.of(vpath)}, (locks.get_lock_list(
+            lock_root(vpath), include_root=True, include_children=False, token_only=False) if wants_locks else [])
+    by_root = {}
+    for lock in held:
+        by_root.setdefault(lock["root"], []).append(lock)
+    items = [Item(p, e, dead.get(p, {}), by_root.get(lock_root(p), []) if held else [])
+             for p, e in [(vpath, entry)] + members]
+    body = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'
+            + "".join(_response(item, mode, names) for item in items) + "</D:multistatus>")
+    data = body.encode("utf-8", "surrogateescape")
+    start_response("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8"),
+                                        ("Content-Length", str(len(data)))])
+    return [data]
