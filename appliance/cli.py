@@ -14,22 +14,11 @@ import argparse
 import getpass
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 
-from . import accounts, daemons, supervisor
+from . import accounts, daemons, netaddr, supervisor
 from .config import ConfigError, find_config_path, load
-
-
-def _lan_address():
-    """This machine's address on its default route (a UDP connect sends nothing), or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))    # TEST-NET-1: never contacted, only routed
-            return probe.getsockname()[0]
-        except OSError:
-            return None
 
 
 URL_SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp"}
@@ -41,8 +30,8 @@ def _urls(cfg, section="web"):
     host, port, scheme = cfg.get(section, "host"), cfg.get(section, "port"), URL_SCHEMES[section]
     if host not in ("0.0.0.0", "::", ""):
         return [f"{scheme}://{host}:{port}/"]
-    lan = _lan_address()
-    return [f"{scheme}://127.0.0.1:{port}/"] + ([f"{scheme}://{lan}:{port}/"] if lan and lan != "127.0.0.1" else [])
+    lan = netaddr.lan_addresses()[:1]
+    return [f"{scheme}://127.0.0.1:{port}/"] + [f"{scheme}://{address}:{port}/" for address in lan]
 
 
 def cmd_init(args):

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import time
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 

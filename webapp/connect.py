@@ -16,7 +16,8 @@ import socket
 
 from flask import Blueprint, render_template, request
 
-from appliance import settings
+from appliance import netaddr, settings
+from appliance.netaddr import is_loopback
 from appliance.access import Right, rights_of
 from appliance.daemons import DAEMONS
 
@@ -38,33 +39,6 @@ KINDS = {"browser": "the address your browser used",
 _HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\Z").match
 
 
-def _is_loopback(host):
-    """Whether a host name or IP literal only ever reaches this machine."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def lan_addresses():
-    """This machine's IPv4 addresses other devices can reach: the default route's first (a UDP connect sends
-    nothing), then those its hostname resolves to; never loopback, each once."""
-    found = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))    # TEST-NET-1: never contacted, only routed
-            found.append(probe.getsockname()[0])
-        except OSError:
-            pass
-    try:
-        found += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
-    except OSError:
-        pass
-    return list(dict.fromkeys(a for a in found if not _is_loopback(a) and a != "0.0.0.0"))
-
-
 def reached_host():
     """The host part of the Host header (IPv6 without brackets), or None when it is not a plain name or IP."""
     host = request.host.lower()
@@ -80,11 +54,11 @@ def reached_host():
 
 def addresses(reached):
     """[{"address", "kind", "about"}]: the name the client used, the hostname, its .local name, LAN IPv4s."""
-    found = [(reached, "loopback" if _is_loopback(reached) else "browser")] if reached else []
+    found = [(reached, "loopback" if is_loopback(reached) else "browser")] if reached else []
     hostname = socket.gethostname().lower()
-    if hostname and not _is_loopback(hostname):
+    if hostname and not is_loopback(hostname):
         found += [(hostname, "hostname"), (hostname.split(".")[0] + ".local", "mdns")]
-    found += [(address, "lan") for address in lan_addresses()]
+    found += [(address, "lan") for address in netaddr.lan_addresses()]
     seen, result = set(), []
     for address, kind in found:
         if address not in seen:
@@ -107,7 +81,7 @@ def _protocol(config, daemon, host, web_url):
         return entry | {"status": "disabled", "enable": f"[{section}] enabled = true",
                         "env": f"FILEDOCK_{section.upper()}__ENABLED=true"}
     port, bind = config.get(section, "port"), config.get(section, "host")
-    if bind not in EVERY_INTERFACE and not _is_loopback(bind):
+    if bind not in EVERY_INTERFACE and not is_loopback(bind):
         host = bind                            # listens on one address only: that is the one to use
     entry |= {"status": "enabled", "port": port, "transport": "udp" if daemon.name in UDP else "tcp"}
     as_reached = daemon.name == "web" and web_url is not None
@@ -116,7 +90,7 @@ def _protocol(config, daemon, host, web_url):
     elif daemon.name in SCHEMES:
         entry["url"] = f"{SCHEMES[daemon.name]}://{url_host(host)}:{port}/"
     notes = []
-    if _is_loopback(bind) and not as_reached:
+    if is_loopback(bind) and not as_reached:
         notes.append(f"listens on {bind} only: reachable from this machine, or through a proxy that forwards it")
     if daemon.name == "ftp":
         entry["tls"] = config.get("ftp", "tls")
@@ -159,7 +133,7 @@ def connect_data():
     reached = reached_host()
     found = addresses(reached)
     lan = [a["address"] for a in found if a["kind"] == "lan"]
-    host = reached if reached and not _is_loopback(reached) else (lan[0] if lan else reached or "localhost")
+    host = reached if reached and not is_loopback(reached) else (lan[0] if lan else reached or "localhost")
     web_url = f"{request.scheme}://{request.host}/" if host == reached else None
     return {"user": principal.name, "host": host, "addresses": found,
             "protocols": protocols(config, host, web_url), "volumes": volumes(config, principal)}

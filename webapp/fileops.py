@@ -9,7 +9,7 @@ on_collision (a free name "a (2).txt" unless it says overwrite), as up2k and tus
 import os
 from urllib.parse import quote
 
-from flask import abort, after_this_request, jsonify, redirect, request
+from flask import abort, jsonify, redirect, request
 from flask import Request
 
 from appliance import index, storage
