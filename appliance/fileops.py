@@ -138,6 +138,16 @@ class Incoming:
     def discard(self):
         self.writer.discard()
 
+    # -- partial uploads (added for FTP; protocol-neutral) ----------------------------------------------
+    def keep(self):
+        """Stop writing but keep the temporary file, fsynced, so `FileOps.resume_store` can continue it later
+        (a protocol whose clients resume by offset: FTP REST/APPE); return (temporary path, size)."""
+        writer = self.writer
+        writer._wait()
+        storage.fsync(writer.file.fileno(), writer.size - writer.flushed)
+        writer._close()
+        return writer.temp, writer.size
+
     def __enter__(self):
         return self
 
@@ -401,6 +411,72 @@ class FileOps:
         storage.remove(path)
         index.note_removed(self.db, decision.volume, decision.relpath)
         return decision
+
+    # -- working folders and partial uploads (added for FTP; protocol-neutral) ----------------------------
+    def mounts(self, vpath):
+        """Entries of the child volumes mounted directly below a path that the principal may see."""
+        try:
+            return [_entry(name, volume.path.stat()) for name, volume in
+                    access.visible_volumes(self.config, self.principal, vpath)]
+        except ValueError:   # a malformed path holds no volumes
+            return []
+
+    def enter(self, vpath):
+        """Check that a folder may be a working folder (FTP CWD): it exists and the principal holds a right
+        on its volume, or it holds volumes the principal may see; listing it still needs the read right."""
+        decision = access.decide(self.config, self.principal, Action.LIST, vpath)
+        if not decision.rights:
+            if not self.mounts(vpath):
+                self.require(Action.READ, vpath)   # raises the refusal (hidden, login needed, not found, bad path)
+            if decision.volume is None:
+                return
+        if not self.real(decision).is_dir():
+            raise Refused(Kind.NOT_FOUND, "no such folder")
+
+    def resume_store(self, vpath, temp, offset, **options):
+        """Continue a kept partial upload (Incoming.keep) at offset, dropping what it holds beyond; return an
+        Incoming. Every check of begin_store applies again, as for a new upload."""
+        incoming = self.begin_store(vpath, **options)
+        incoming.writer.discard()
+        temp = Path(temp)
+        if temp.parent != incoming.target.parent or not storage.is_internal(temp.name) or not temp.is_file():
+            raise Refused(Kind.NOT_FOUND, "the partial upload is gone; start again")
+        if offset > temp.stat().st_size:
+            raise Refused(Kind.CONFLICT, f"the partial upload holds fewer than {offset} bytes")
+        incoming.writer = _Reopened(incoming.target, temp, offset)
+        return incoming
+
+    def begin_append(self, vpath, offset, **options):
+        """Start replacing a complete file with its first `offset` bytes followed by what the client sends
+        (FTP REST+STOR or APPE onto a published file): needs the read and the overwrite rights."""
+        path, st = self.open_read(vpath)
+        if offset > st.st_size:
+            raise Refused(Kind.CONFLICT, f"the file holds fewer than {offset} bytes")
+        incoming = self.begin_store(vpath, **options)
+        try:
+            with open(path, "rb") as source:
+                while offset - incoming.size > 0:
+                    block = source.read(min(BLOCK, offset - incoming.size))
+                    if not block:
+                        raise Refused(Kind.CONFLICT, "the file shrank meanwhile")
+                    incoming.write(block)
+        except BaseException:
+            incoming.discard()
+            raise
+        return incoming
+
+
+class _Reopened(storage.AtomicWriter):
+    """An AtomicWriter continuing an existing temporary file at an offset (its attributes as
+    storage.AtomicWriter.__init__ sets them, for a file it did not create)."""
+
+    def __init__(self, target, temp, offset):
+        self.target, self.temp = Path(target), Path(temp)
+        self.file = open(self.temp, "r+b", buffering=0)
+        self.file.truncate(offset)
+        self.direct = storage.DirectDescriptor(self.temp)
+        self.size = self.flushed = offset
+        self.storing = None
 
 
 def _copy(source, dest):
