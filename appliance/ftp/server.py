@@ -1,0 +1,81 @@
+"""The FTP daemon (`filedock ftp`): pyftpdlib's ThreadedFTPServer, one thread per client.
+
+Contract: `serve(config)` listens on [ftp] host:port, tells systemd it is ready (Type=notify; a no-op
+elsewhere) and serves until SIGTERM or SIGINT, when every session is closed (uploads in flight are kept as
+resumable partials). The core's blocking work runs inline in each client's thread (appliance.offload
+installs nothing). With [ftp] tls, AUTH TLS is offered (tls.py); [ftp] require_tls refuses logins before
+it. [ftp] passive_ports ("low-high") and masquerade_address configure passive mode for NAT and containers.
+Settings that cannot work raise ConfigError naming the setting.
+"""
+import ipaddress
+import logging
+import signal
+import sys
+
+from gunicorn.systemd import sd_notify
+from pyftpdlib.servers import ThreadedFTPServer
+
+from ..config import ConfigError
+from ..db import Database
+from . import tls
+from .authorizer import Authorizer
+from .handler import FilesHandler, TLSFilesHandler
+from .partials import Partials
+
+log = logging.getLogger("filedock.ftp")
+
+
+def passive_ports(text):
+    """The list of ports of a "low-high" range (None for an empty setting)."""
+    if not text.strip():
+        return None
+    low, _, high = text.partition("-")
+    try:
+        low, high = int(low), int(high or low)
+    except ValueError:
+        low = high = 0
+    if not 1024 <= low <= high <= 65535:
+        raise ConfigError(f"[ftp] passive_ports = {text!r}: write a range of ports above 1023 as "
+                          "\"low-high\", e.g. \"30000-30009\"")
+    return list(range(low, high + 1))
+
+
+def masquerade_address(text):
+    """The IPv4 address to announce in PASV replies (None for an empty setting)."""
+    if not text:
+        return None
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise ConfigError(f"[ftp] masquerade_address = {text!r}: write the IPv4 address clients reach this "
+                          "server at, e.g. \"192.168.1.20\"") from None
+
+
+def handler_class(config, db):
+    """The handler class for one daemon: its config, database and settings as class attributes."""
+    attributes = {
+        "config": config, "db": db, "authorizer": Authorizer(config, db), "partials": Partials(db),
+        "passive_ports": passive_ports(config.get("ftp", "passive_ports")),
+        "masquerade_address": masquerade_address(config.get("ftp", "masquerade_address")),
+    }
+    if not config.get("ftp", "tls"):
+        if config.get("ftp", "require_tls"):
+            raise ConfigError("[ftp] require_tls = true needs [ftp] tls = true")
+        return type("FTPHandler", (FilesHandler,), attributes)
+    control, data = tls.contexts(*tls.certificate_files(config))
+    attributes.update(ssl_context=control, data_ssl_context=data, require_tls=config.get("ftp", "require_tls"),
+                      tls_data_required=config.get("ftp", "require_tls"))
+    return type("FTPSHandler", (TLSFilesHandler,), attributes)
+
+
+def serve(config):
+    """Serve FTP until SIGTERM or SIGINT."""
+    logging.getLogger("pyftpdlib").setLevel(config.get("server", "log_level").upper())
+    db = Database(config.state_dir)
+    handler = handler_class(config, db)
+    server = ThreadedFTPServer((config.get("ftp", "host"), config.get("ftp", "port")), handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # serve_forever closes every session on exit
+    log.info("FTP%s on %s:%d", "/FTPS" if config.get("ftp", "tls") else "", *server.address)
+    sd_notify("READY=1", log)
+    server.serve_forever(handle_exit=True)
+    db.close()
