@@ -245,6 +245,15 @@ def test_put_lands_byte_identical_listed_and_hashed(srv, tmp_path):
     assert temporaries(srv.up) == []
 
 
+def test_put_into_the_drop_box(srv, tmp_path):
+    """/drop grants "*" upload only: a device may store a backup there, and nobody may read it back."""
+    (tmp_path / "backup.cfg").write_bytes(b"hostname switch-2\n")
+    hpa(srv, "put", tmp_path / "backup.cfg", "/drop/switch-2.cfg")
+    assert (srv.drop / "switch-2.cfg").read_bytes() == b"hostname switch-2\n"
+    assert "Error code 2" in hpa(srv, "get", "/drop/switch-2.cfg", tmp_path / "back")
+    assert local_bytes(tmp_path / "back") == b""
+
+
 def test_put_past_the_rollover(srv, tmp_path):
     """33 MiB at 512-byte blocks: the upload's block numbers roll over too."""
     source = tmp_path / "image.bin"
