@@ -9,6 +9,7 @@ empty), a file to whoever may read or get it; `quirks.hides` names are left out 
 properties are resourcetype, getcontentlength, getcontenttype, getlastmodified, getetag, displayname,
 supportedlock and lockdiscovery; asked-for properties that are neither live nor stored get a 404 propstat.
 """
+import functools
 import time
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
@@ -29,8 +30,9 @@ SUPPORTED_LOCK = ("<D:supportedlock>"
 OK, MISSING = "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"
 
 
+@functools.lru_cache(maxsize=4096)
 def http_date(seconds):
-    """RFC 1123 date, independent of the locale."""
+    """RFC 1123 date of whole seconds, independent of the locale."""
     t = time.gmtime(seconds)
     return f"{DAYS[t.tm_wday]}, {t.tm_mday:02d} {MONTHS[t.tm_mon - 1]} {t.tm_year} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
 
@@ -72,16 +74,22 @@ def _contenttype(item):
 
 
 def _lastmodified(item):
-    return f"<D:getlastmodified>{http_date(item.entry.mtime)}</D:getlastmodified>"
+    return f"<D:getlastmodified>{http_date(int(item.entry.mtime))}</D:getlastmodified>"
 
 
 def _etag(item):
     return f'<D:getetag>"{etag_of(item.entry)}"</D:getetag>'
 
 
+def text(value):
+    """XML character data of a file name (names that are not UTF-8 get replacement characters)."""
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return escape(value) if "&" in value or "<" in value or ">" in value else value
+
+
 def _displayname(item):
-    name = item.entry.name.encode("utf-8", "replace").decode("utf-8")
-    return f"<D:displayname>{escape(name)}</D:displayname>"
+    return f"<D:displayname>{text(item.entry.name)}</D:displayname>"
 
 
 def _supportedlock(item):
@@ -120,25 +128,31 @@ def _propstat(found, status):
     return f"<D:propstat><D:prop>{''.join(found)}</D:prop><D:status>{status}</D:status></D:propstat>"
 
 
-def _response(item, mode, names):
+def _plan(mode, names):
+    """(name, live renderer or None) of every property to look up, and whether a miss is reported (404)."""
+    if mode == "allprop":
+        return [(n, LIVE[n], False) for n in LIVE] + [(n, LIVE.get(n), True) for n in names if n not in LIVE]
+    return [(n, LIVE.get(n), True) for n in names]
+
+
+def _response(item, mode, names, plan):
     """One <D:response>: 200 propstat for what was found, 404 for what was asked and is not there."""
     found, missing = [], []
     if mode == "propname":
         found = [element(n) for n in LIVE if LIVE[n](item) is not None] + [element(n) for n in item.dead]
     else:
-        wanted = list(LIVE) + [n for n in names if n not in LIVE] if mode == "allprop" else names
-        for name in wanted:
-            render = LIVE.get(name)
+        dead = item.dead
+        for name, render, report in plan:
             value = render(item) if render else None
-            if value is None and name in item.dead:
-                value = _dead_xml(item.dead[name])
+            if value is None and name in dead:
+                value = _dead_xml(dead[name])
             if value is not None:
                 found.append(value)
-            elif mode == "prop" or name in names:
+            elif report:
                 missing.append(element(name))
-        if mode == "allprop":
-            found += [_dead_xml(v) for n, v in item.dead.items() if n not in LIVE and n not in names]
-    parts = [f"<D:response><D:href>{item.href()}</D:href>"]
+        if mode == "allprop" and dead:
+            found += [_dead_xml(v) for n, v in dead.items() if n not in LIVE and n not in names]
+    parts = ["<D:response><D:href>", item.href(), "</D:href>"]
     if found or not missing:
         parts.append(_propstat(found, OK))
     if missing:
@@ -171,11 +185,11 @@ def respond(environ, start_response, ops, vpath, props, locks, quirks):
     depth = environ.get("HTTP_DEPTH", "infinity").lower()
     if depth not in ("0", "1", "infinity"):
         raise DAVError(HTTP_BAD_REQUEST, "Depth must be 0, 1 or infinity")
+    entry = ops.stat(vpath)   # first: what is hidden stays hidden, whatever the request
     if depth == "infinity":
         raise DAVError(HTTP_FORBIDDEN, "PROPFIND with Depth: infinity is not served; use Depth 1",
                        err_condition=PRECONDITION_CODE_PropfindFiniteDepth)
     mode, names = _request(environ)
-    entry = ops.stat(vpath)
     members = []
     if depth == "1" and entry.is_dir:
         prefix = vpath.rstrip("/") + "/"
@@ -191,8 +205,9 @@ def respond(environ, start_response, ops, vpath, props, locks, quirks):
         by_root.setdefault(lock["root"], []).append(lock)
     items = [Item(p, e, dead.get(p, {}), by_root.get(lock_root(p), []) if held else [])
              for p, e in [(vpath, entry)] + members]
+    plan = _plan(mode, names)
     body = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'
-            + "".join(_response(item, mode, names) for item in items) + "</D:multistatus>")
+            + "".join(_response(item, mode, names, plan) for item in items) + "</D:multistatus>")
     data = body.encode("utf-8", "surrogateescape")
     start_response("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8"),
                                         ("Content-Length", str(len(data)))])
