@@ -108,6 +108,8 @@ def _activelock(lock, href):
 
 
 def _lockdiscovery(item):
+    if not item.locks:
+        return "<D:lockdiscovery/>"
     href = item.href()
     return "<D:lockdiscovery>" + "".join(_activelock(lock, href) for lock in item.locks) + "</D:lockdiscovery>"
 

@@ -8,7 +8,9 @@ rename, indexed) in 1 MiB blocks; a client that disconnects leaves no file. Dead
 resource (copied, moved, deleted with it); locks are removed with a moved or deleted resource (RFC 4918 7.7).
 """
 import email.utils
+import functools
 import mimetypes
+import os
 
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
@@ -35,7 +37,13 @@ def etag_of(entry):
 
 
 def content_type_of(name):
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    """The media type of a file name, by its extension."""
+    return _type_of_extension(os.path.splitext(name)[1].lower())
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_of_extension(extension):
+    return mimetypes.guess_type("x" + extension)[0] or "application/octet-stream"
 
 
 def _vpath(path):
