@@ -7,11 +7,40 @@ database, so any process or node sees it), and WRONG_LOGIN for a wrong name or p
 failure. A throttled address is refused before its password is checked. `login_by_password` is the same for
 clients that send only a password (copyparty's `-a PW`). `forget_failures` clears an address after a
 successful interactive login; `prune` deletes failures too old to count (the worker calls it).
+`client_address` is the address a failure counts against: the peer's, or, when the peer is one of
+[server] trusted_proxies, the right-most X-Forwarded-For hop that is not.
 """
+import ipaddress
 import time
 
 from . import accounts
 from .refusal import Kind, Refused
+
+
+def _in_networks(addr, networks):
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(config, peer, forwarded_for=""):
+    """The real client address (X-Forwarded-For is believed only from trusted proxies)."""
+    proxies = config.get("server", "trusted_proxies")
+    if not proxies or not _in_networks(peer, proxies):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
 
 
 def _window(config):

@@ -1,7 +1,8 @@
-"""Fast file bodies: the kernel's sendfile under gunicorn+gevent, 1 MiB blocks everywhere else.
+"""Fast file bodies for the WSGI daemons (web app, WebDAV): the kernel's sendfile under gunicorn+gevent,
+1 MiB blocks everywhere else.
 
 Contract: `file_body(environ, file, length)` returns a WSGI body that sends `length` bytes from the file's
-current position. Under gunicorn it is gunicorn's `wsgi.file_wrapper`, which gunicorn hands to the socket's
+current position (closing the file when done). Under gunicorn it is gunicorn's `wsgi.file_wrapper`, which gunicorn hands to the socket's
 `sendfile` bounded by Content-Length. gevent's socket implements `sendfile` as an 8 KiB read/send loop
 (measured at 0.3-0.8 GB/s); `patch_gevent_sendfile()` (called once per worker) replaces it with a
 cooperative `os.sendfile` loop that waits on the socket instead of blocking the worker (~1.8 GB/s here).

@@ -10,7 +10,6 @@ Failed logins count per real client address: X-Forwarded-For is believed only fr
 import base64
 import hashlib
 import hmac
-import ipaddress
 import secrets
 
 from flask import Blueprint, abort, g, redirect, render_template, request
@@ -30,31 +29,10 @@ def _token_hash(token):
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
-def _in_networks(addr, networks):
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    for net in networks:
-        try:
-            if ip in ipaddress.ip_network(net, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 def client_address():
-    """The real client address: the right-most untrusted hop of X-Forwarded-For, when the peer is a proxy."""
-    peer = request.environ.get("REMOTE_ADDR", "")
-    proxies = context.config().get("server", "trusted_proxies")
-    if not proxies or not _in_networks(peer, proxies):
-        return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _in_networks(hop, proxies):
-            return hop
-    return hops[0] if hops else peer
+    """The real client address (see logins.client_address)."""
+    return logins.client_address(context.config(), request.environ.get("REMOTE_ADDR", ""),
+                                 request.headers.get("X-Forwarded-For", ""))
 
 
 def _check_password(name, password):

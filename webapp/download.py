@@ -32,7 +32,7 @@ from flask import Response, request
 from werkzeug.http import http_date, parse_date
 
 from .headers import mark_user_file
-from .sendfile import file_body
+from appliance.sendfile import file_body
 
 
 def etag_of(st):

@@ -11,7 +11,7 @@ from gunicorn.app.base import BaseApplication
 
 def _post_worker_init(worker):
     from appliance import offload
-    from webapp.sendfile import patch_gevent_sendfile
+    from appliance.sendfile import patch_gevent_sendfile
     patch_gevent_sendfile()
     offload.use_gevent_threadpool()
 

@@ -4,36 +4,14 @@ Contract: `principal(config, db, environ)` returns the request's Principal (anon
 or raises Refused: WRONG_LOGIN for a bad name or password or a malformed header, THROTTLED when the client's
 address failed too often over any protocol (logins.login counts failures in the database, shared with the
 web app, FTP and every node). The address is the peer's, or the right-most untrusted X-Forwarded-For hop when
-the peer is one of [server] trusted_proxies (the web app's rule).
+the peer is one of [server] trusted_proxies (logins.client_address, the rule of every protocol).
 """
 import base64
 import binascii
-import ipaddress
 
 from appliance import logins
 from appliance.access import Principal
 from appliance.refusal import Kind, Refused
-
-
-def _in_networks(addr, networks):
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
-
-
-def client_address(config, environ):
-    """The real client address (X-Forwarded-For is believed only from trusted proxies)."""
-    peer = environ.get("REMOTE_ADDR", "")
-    proxies = config.get("server", "trusted_proxies")
-    if not proxies or not _in_networks(peer, proxies):
-        return peer
-    hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _in_networks(hop, proxies):
-            return hop
-    return hops[0] if hops else peer
 
 
 def principal(config, db, environ):
@@ -50,4 +28,5 @@ def principal(config, db, environ):
         raise Refused(Kind.WRONG_LOGIN, "malformed Authorization header") from None
     if not sep:
         raise Refused(Kind.WRONG_LOGIN, "malformed Authorization header")
-    return logins.login(config, db, name, password, client_address(config, environ))
+    address = logins.client_address(config, environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR", ""))
+    return logins.login(config, db, name, password, address)

@@ -13,7 +13,7 @@ import re
 from appliance.fileops import Entry
 
 from .provider import content_type_of, etag_of
-from .sendfile import file_body
+from appliance.sendfile import file_body
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -12,7 +12,6 @@ import functools
 import mimetypes
 import os
 
-from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from appliance.access import Action, allows
