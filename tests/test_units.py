@@ -17,9 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from appliance.daemons import DAEMONS
+
 UNITS = Path(__file__).resolve().parent.parent / "units"
-SERVICES = ["filedock-web.service", "filedock-worker.service"]
+SERVICES = [f"filedock-{d.name}.service" for d in DAEMONS]   # one unit for every daemon of the table
 ALL_UNITS = SERVICES + ["filedock.target"]
+# The daemons whose appliance ports are below 1024 (FTP 21, TFTP 69) get that one capability, nobody else.
+LOW_PORT_DAEMONS = {"ftp", "tftp"}
+ALWAYS_ON = ["filedock-web.service", "filedock-worker.service"]
 BINARY = "/opt/filedock/venv/bin/filedock"
 MAX_EXPOSURE = 3.0  # systemd-analyze security: below 3.0 is rated "OK", 0 is perfect
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -73,7 +78,8 @@ def test_service_contract(service):
     assert unit["ProtectSystem"] == ["strict"]
     assert unit["ReadWritePaths"] == ["/var/lib/filedock /srv/filedock"]
     assert unit["StateDirectory"] == ["filedock"]
-    assert unit["CapabilityBoundingSet"] == [""] and unit["AmbientCapabilities"] == [""]
+    capability = "CAP_NET_BIND_SERVICE" if daemon in LOW_PORT_DAEMONS else ""
+    assert unit["CapabilityBoundingSet"] == [capability] and unit["AmbientCapabilities"] == [capability]
     assert unit["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
     assert unit["SystemCallFilter"][0] == "@system-service"
     assert unit["Restart"] == ["on-failure"]
@@ -87,7 +93,7 @@ def test_service_contract(service):
 
 def test_target_groups_the_services():
     unit = directives("filedock.target")
-    assert sorted(unit["Wants"][0].split()) == SERVICES
+    assert sorted(unit["Wants"][0].split()) == ALWAYS_ON   # the others join when enabled (WantedBy=)
     assert unit["WantedBy"] == ["multi-user.target"]
 
 
