@@ -8,39 +8,77 @@ file keeping its first n bytes (read and overwrite rights). The data channel end
 (publish and index the file: the worker then hashes it) when the transfer completed, or with `close`
 (keep it as a partial upload, or drop it if nothing arrived) when it did not.
 """
+import errno
+from concurrent.futures import ThreadPoolExecutor
+
 from ..refusal import Kind, Refused
+from ..storage import NoSpace
+
+BACKGROUND_MIN = 1 << 20
 
 
 class Receiving:
-    """The file object an upload is written into: an Incoming plus what to do when the transfer ends."""
+    """The file object an upload is written into: an Incoming plus what to do when the transfer ends.
+
+    Blocks of at least 1 MiB are written by a thread of this upload's own while the data channel receives
+    the next one (an O_DIRECT write waits for the disk; so may the writeback the Incoming starts), so
+    `write(block)` needs the block to stay valid until the following call, as Incoming.write does."""
 
     def __init__(self, incoming, partials, principal, vpath):
         self.incoming, self.partials, self.principal = incoming, partials, principal
         self.name = vpath       # pyftpdlib logs it
         self.closed = False
+        self.writer = self.pending = None
 
     @property
     def size(self):
         return self.incoming.size
 
     def write(self, block):
-        self.incoming.write(block)
+        self._wait()
+        if len(block) < BACKGROUND_MIN:
+            return self.incoming.write(block)
+        if self.writer is None:
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix="ftp-store")
+        self.pending = self.writer.submit(self.incoming.write, block)
+
+    def _wait(self):
+        """Wait for the block being written; raise what writing it raised (a full disk as NoSpace)."""
+        pending, self.pending = self.pending, None
+        try:
+            if pending is not None:
+                pending.result()
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise NoSpace("the disk is full") from None
+            raise
+
+    def _end(self):
+        self.closed = True
+        try:
+            self._wait()
+        finally:
+            if self.writer is not None:
+                self.writer.shutdown()
 
     def finish(self):
         """Publish and index the file; return Stored (Refused if it cannot be published)."""
-        self.closed = True
+        self._end()
         return self.incoming.finish()
 
     def discard(self):
         """Drop what arrived (a refused upload: too large, no space)."""
-        self.closed = True
+        try:
+            self._end()
+        except (Refused, OSError):
+            pass
         self.incoming.discard()
 
     def close(self):
         """End an unfinished transfer: keep what arrived as a resumable partial upload."""
         if self.closed:
             return
-        self.closed = True
+        self._end()
         if self.incoming.size == 0:
             self.incoming.discard()
             return
