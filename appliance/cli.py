@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import accounts, daemons, netaddr, supervisor
+from . import daemons, netaddr, supervisor
 from .config import ConfigError, find_config_path, load
 
 
@@ -35,7 +35,7 @@ def _urls(cfg, section="web"):
 
 
 def cmd_init(args):
-    from . import configfile
+    from . import accounts, configfile   # here, not at the top: daemons' masters never need hashlib
     path = find_config_path(args.config)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def _ask_password(args):
 
 
 def cmd_user(args):
-    from . import configfile
+    from . import accounts, configfile
     from .db import Database
     path = find_config_path(args.config)
     cfg = load(path)

@@ -1,4 +1,4 @@
-"""The web daemon (`filedock web`): webapp.create_app under gunicorn with gevent workers.
+"""The web daemon (`filedock web`): webapp.app.create_app under gunicorn with gevent workers.
 
 Contract: `serve(config)` blocks, serving the web app on [web] host:port. The master process never imports
 the web app (workers load it after the fork), which keeps the master small. Each worker patches gevent's
@@ -46,7 +46,7 @@ class WebServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from webapp import create_app
+        from webapp.app import create_app
         return create_app(self.filedock_config)
 
 

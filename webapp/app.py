@@ -1,0 +1,30 @@
+"""The filedock web app: `create_app(config)` builds a Flask app from a loaded appliance Config.
+
+Contract: the app keeps no state between requests beyond a per-process database connection; sessions,
+throttling and upload state live in the database, so any number of gunicorn workers (or nodes) can serve
+any request. Parts register themselves through init_app or blueprints; the factory reads as a list of parts.
+"""
+import time
+
+from flask import Flask
+
+from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
+
+
+def create_app(config):
+    """Build the WSGI app for a validated appliance.config.Config."""
+    app = Flask(__name__, static_url_path="/-/static")
+    app.config["FILEDOCK"] = config
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1 << 20
+    app.json.sort_keys = False
+    # "YYYY-MM-DD HH:MM" (UTC) for pages seen without JavaScript; browse.js re-renders dates in local time.
+    app.jinja_env.filters["utcdate"] = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+    errors.init_app(app)
+    headers.init_app(app)
+    fileops.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(connect.bp)
+    app.register_blueprint(tus.bp)
+    app.register_blueprint(dispatch.bp)
+    return app
