@@ -102,6 +102,26 @@ def _parent(vpath):
     return head or "/", name
 
 
+def make_folders(db, volume, relpath):
+    """Create a folder inside a volume and any missing folders above it (each checked by the resolver);
+    Refused CONFLICT where a file is in the way."""
+    parts = [p for p in relpath.split("/") if p]
+    for depth in range(1, len(parts) + 1):
+        folder_relpath = "/".join(parts[:depth])
+        folder = storage.resolve(volume, folder_relpath)
+        if folder.is_dir():
+            continue
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            if not folder.is_dir():
+                raise Refused(Kind.CONFLICT, f"{folder_relpath} is a file, not a folder") from None
+            continue
+        except NotADirectoryError:
+            raise Refused(Kind.CONFLICT, "a file is in the way of that folder") from None
+        index.note_mkdir(db, volume, folder_relpath)
+
+
 class Incoming:
     """A file being written to a hidden temporary name: `write` blocks in order, then `finish` publishes and
     indexes it (returning Stored) or `discard` drops it; leaving a `with` block without finishing discards."""
@@ -237,21 +257,7 @@ class FileOps:
     # -- writing ------------------------------------------------------------------------------------------
     def make_parents(self, decision):
         """Create the missing folders above a Decision's path (each checked by the resolver)."""
-        parts = decision.relpath.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            relpath = "/".join(parts[:depth])
-            folder = storage.resolve(decision.volume, relpath)
-            if folder.is_dir():
-                continue
-            try:
-                folder.mkdir()
-            except FileExistsError:
-                if not folder.is_dir():
-                    raise Refused(Kind.CONFLICT, f"{relpath} is a file, not a folder") from None
-                continue
-            except NotADirectoryError:
-                raise Refused(Kind.CONFLICT, "a file is in the way of that folder") from None
-            index.note_mkdir(self.db, decision.volume, relpath)
+        make_folders(self.db, decision.volume, decision.relpath.rpartition("/")[0])
 
     def begin_store(self, vpath, *, length=None, mtime=None, make_parents=False, collision=Collision.EXACT,
                     asked_replace=False):

@@ -11,10 +11,9 @@ it is published.
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import index, storage
+from .. import storage
 from ..access import Action, require, vpath_of
-from ..fileops import Collision, may_replace
-from ..refusal import Kind, Refused
+from ..fileops import Collision, make_folders, may_replace
 
 
 @dataclass(frozen=True)
@@ -59,21 +58,8 @@ def resolve(config, principal, folder_vpath, name, size, want_replace):
 
 def make_folder(db, target):
     """Create the target folder and any missing parents (each checked by the resolver)."""
-    if target.folder_path.is_dir():   # resolved already, so it is inside the volume
-        return
-    parts = [p for p in target.folder.split("/") if p]
-    for depth in range(1, len(parts) + 1):
-        relpath = "/".join(parts[:depth])
-        path = storage.resolve(target.volume, relpath)
-        if path.is_dir():
-            continue
-        try:
-            path.mkdir()
-        except FileExistsError:
-            if not path.is_dir():
-                raise Refused(Kind.CONFLICT, f"{relpath} is a file, not a folder") from None
-            continue
-        index.note_mkdir(db, target.volume, relpath)
+    if not target.folder_path.is_dir():   # resolved already, so a folder there is inside the volume
+        make_folders(db, target.volume, target.folder)
 
 
 def is_name_or_renamed(candidate, name):

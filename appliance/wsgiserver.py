@@ -1,0 +1,59 @@
+"""Running a WSGI daemon (the web app, WebDAV) under gunicorn with gevent workers: the one place it is set up.
+
+Contract: `serve(config, section, app_factory, keepalive_reason)` blocks, serving the app that
+`app_factory` (a "module:function(config)" string) builds, on [section] host:port with [section] workers
+processes. The master never imports the app: workers load it after the fork, which keeps the master small.
+Each worker patches gevent's sendfile to the kernel's (appliance.sendfile) and sends the core's blocking work
+to gevent's thread pool (appliance.offload). gunicorn's arbiter tells systemd when it is ready
+(Type=notify). Its control socket is disabled: several filedock instances (tests, daemons) would collide on
+~/.gunicorn/gunicorn.ctl.
+"""
+import importlib
+
+from gunicorn.app.base import BaseApplication
+
+
+def _post_worker_init(worker):
+    from . import offload
+    from .sendfile import patch_gevent_sendfile
+    patch_gevent_sendfile()
+    offload.use_gevent_threadpool()
+
+
+class GeventDaemon(BaseApplication):
+    def __init__(self, config, section, app_factory):
+        self.filedock_config, self.section, self.app_factory = config, section, app_factory
+        super().__init__()
+
+    def load_config(self):
+        cfg, section = self.filedock_config, self.section
+        host, port = cfg.get(section, "host"), cfg.get(section, "port")
+        settings = {
+            "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+            "workers": cfg.get(section, "workers"),
+            "worker_class": "gevent",
+            "worker_connections": 1000,
+            "timeout": 120,
+            "graceful_timeout": 10,
+            # u2c reuses a connection after minutes of hashing; file managers and mounts keep theirs open
+            "keepalive": 120,
+            "control_socket_disable": True,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": cfg.get("server", "log_level"),
+            "forwarded_allow_ips": ",".join(cfg.get("server", "trusted_proxies")) or "127.0.0.1",
+            "proc_name": f"filedock-{section}",
+            "post_worker_init": _post_worker_init,
+            "limit_request_line": 8190,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        module, _, function = self.app_factory.partition(":")
+        return getattr(importlib.import_module(module), function)(self.filedock_config)
+
+
+def serve(config, section, app_factory):
+    """Serve a WSGI app under gunicorn + gevent until stopped."""
+    GeventDaemon(config, section, app_factory).run()
