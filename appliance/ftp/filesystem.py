@@ -185,7 +185,7 @@ class VolumeFS(AbstractedFS):
 
     def rmdir(self, path):
         """Remove an empty folder."""
-        if self.ops.stat(path).is_dir is False:
+        if not self.ops.stat(path).is_dir:
             raise Refused(Kind.CONFLICT, "that is a file: use DELE")
         if self.ops.listdir(path).entries:
             raise Refused(Kind.CONFLICT, "the folder is not empty")
