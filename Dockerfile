@@ -1,6 +1,9 @@
-# Dockerfile: the filedock OCI image. Serves /data with its config and database in /config.
+# Dockerfile: the filedock OCI image. Serves /data with its config and database in /config: the web UI on
+# 8080, WebDAV on 8081, FTP/FTPS on 2121 with passive ports 30000-30009, TFTP (off until enabled) on 6969/udp.
 #   docker build -t filedock .
-#   docker run -d -p 8080:8080 -v /path/data:/data -v /path/config:/config --user 1000:1000 filedock
+#   docker run -d -p 8080:8080 -p 8081:8081 -p 2121:2121 -p 30000-30009:30000-30009 \
+#       -e FILEDOCK_FTP__MASQUERADE_ADDRESS=192.168.1.20 -v /path/data:/data -v /path/config:/config \
+#       --user 1000:1000 filedock
 # See docs/deployment.md.
 # BASE: image/build-oci builds without a Docker engine and passes a Debian 12 base it made itself.
 ARG BASE=debian:12-slim
@@ -39,16 +42,23 @@ RUN groupadd --gid 1000 filedock \
     && mkdir -p /data /config \
     && chown 1000:1000 /data /config
 
+# FTP's passive data ports are fixed, so `-p 30000-30009:30000-30009` (published 1:1) reaches them; behind
+# the engine's NAT, FILEDOCK_FTP__MASQUERADE_ADDRESS is the host's address that clients are told to use.
 ENV PATH="/opt/filedock/venv/bin:${PATH}" \
     HOME=/config \
     PYTHONUNBUFFERED=1 \
     FILEDOCK_CONFIG=/config/filedock.toml \
-    FILEDOCK_SERVER__STATE_DIR=/config/state
+    FILEDOCK_SERVER__STATE_DIR=/config/state \
+    FILEDOCK_FTP__PASSIVE_PORTS=30000-30009
 
 USER 1000:1000
 WORKDIR /config
 VOLUME ["/data", "/config"]
-EXPOSE 8080
+# web UI, WebDAV, FTP control, FTP passive data, TFTP (enabled in /config/filedock.toml). The passive ports
+# are listed one by one: docker build expands a range, buildah would keep "30000-30009/tcp" as one entry,
+# which the image spec does not define.
+EXPOSE 8080 8081 2121 6969/udp \
+       30000 30001 30002 30003 30004 30005 30006 30007 30008 30009
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/-/health' % os.environ.get('FILEDOCK_WEB__PORT', '8080'), timeout=4)"]

@@ -10,7 +10,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-from appliance import config
+import pytest
+import yaml
+
+from appliance import config, daemons
 from appliance.accounts import hash_password, verify_password
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,7 +79,7 @@ def render(tmp_path, **overrides):
                 "mode": "0640"}},
             {"name": "Drop-in", "ansible.builtin.template": {
                 "src": str(ROLE / "templates" / "volumes.conf.j2"), "dest": str(out / "volumes.conf"),
-                "mode": "0644"}, "vars": {"item": "filedock-web.service"}},
+                "mode": "0644"}, "vars": {"item": {"name": "web"}}},
         ],
     }]))
     result = run(tool("ansible-playbook"), "-i", "localhost,", str(playbook), "-e", json.dumps(overrides))
@@ -103,6 +106,104 @@ def test_templates_make_a_config_filedock_accepts(tmp_path):
     dropin = (out / "volumes.conf").read_text().splitlines()
     assert "ReadWritePaths=" in dropin
     assert f"ReadWritePaths={tmp_path / 'state'} {data} {music}" in dropin
+    # the defaults: WebDAV and FTP on, TFTP off, each on its own port
+    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp"]
+    assert (cfg.get("dav", "port"), cfg.get("ftp", "port"), cfg.get("tftp", "port")) == (8081, 2121, 69)
+
+
+def test_templates_with_every_protocol_make_a_config_check_config_accepts(tmp_path):
+    """dav, ftp and tftp enabled with every variable the role has for them; `filedock check-config` (what the
+    role validates the file with) accepts it, and each value lands in its section."""
+    data = tmp_path / "data"
+    data.mkdir()
+    out = render(tmp_path, filedock_data_dir=str(data), filedock_state_dir=str(tmp_path / "state"),
+                 filedock_admin_hash={"stdout": hash_password("pw")}, filedock_web_host="127.0.0.1",
+                 filedock_dav_enabled=True, filedock_dav_port=18081,
+                 filedock_ftp_enabled=True, filedock_ftp_port=21, filedock_ftp_passive_ports="30000-30009",
+                 filedock_ftp_masquerade_address="203.0.113.7",
+                 filedock_tftp_enabled=True, filedock_tftp_port=69, filedock_tftp_allow_write=True,
+                 filedock_volumes=[{"url": "/", "path": str(data), "access": {"*": "r", "admin": "rwmda"}}])
+    checked = subprocess.run([sys.executable, "-m", "appliance.cli", "--config", str(out / "filedock.toml"),
+                              "check-config"], cwd=REPO, capture_output=True, text=True, env={**os.environ})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    cfg = config.load(out / "filedock.toml", environ={})
+    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "tftp"]
+    values = {(s, k): cfg.get(s, k) for s, k in [
+        ("dav", "host"), ("dav", "port"), ("ftp", "host"), ("ftp", "port"), ("ftp", "passive_ports"),
+        ("ftp", "masquerade_address"), ("tftp", "host"), ("tftp", "port"), ("tftp", "allow_write")]}
+    assert values == {("dav", "host"): "127.0.0.1", ("dav", "port"): 18081, ("ftp", "host"): "127.0.0.1",
+                      ("ftp", "port"): 21, ("ftp", "passive_ports"): "30000-30009",
+                      ("ftp", "masquerade_address"): "203.0.113.7", ("tftp", "host"): "127.0.0.1",
+                      ("tftp", "port"): 69, ("tftp", "allow_write"): True}
+    # what the role reads back from a deployed config to start the daemons: the same daemons and ports
+    script = (ROLE / "files" / "daemon_settings.py").read_text()
+    read = subprocess.run([sys.executable, "-c", script, str(out / "filedock.toml")], cwd=REPO,
+                          capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout) == {"web": {"enabled": True, "port": 8080},
+                                       "worker": {"enabled": True, "port": None},
+                                       "dav": {"enabled": True, "port": 18081},
+                                       "ftp": {"enabled": True, "port": 21},
+                                       "tftp": {"enabled": True, "port": 69}}
+
+
+def role_daemons():
+    return yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["filedock_daemons"]
+
+
+def test_the_role_installs_every_daemon_of_the_table_and_every_unit():
+    """The role's list is appliance/daemons.py's table, in order, and names every service in units/."""
+    names = [d["name"] for d in role_daemons()]
+    assert names == [d.name for d in daemons.DAEMONS]
+    units = sorted(p.name.removeprefix("filedock-").removesuffix(".service")
+                   for p in (REPO / "units").glob("filedock-*.service"))
+    assert set(units) <= set(names), units
+
+
+def check_variables(tmp_path, capable=("ftp", "tftp"), **overrides):
+    """Run the role's tasks/checks.yml against a checkout whose units grant CAP_NET_BIND_SERVICE to
+    `capable` only; return the ansible-playbook result."""
+    source = tmp_path / "source"
+    (source / "units").mkdir(parents=True)
+    for daemon in daemons.DAEMONS:
+        capability = "CAP_NET_BIND_SERVICE" if daemon.name in capable else ""
+        (source / "units" / f"filedock-{daemon.name}.service").write_text(
+            f"[Service]\nCapabilityBoundingSet={capability}\nAmbientCapabilities={capability}\n")
+    playbook = tmp_path / "checks.yml"
+    playbook.write_text(json.dumps([{
+        "name": "Check the filedock variables", "hosts": "localhost", "connection": "local",
+        "gather_facts": False,
+        "vars_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
+        "tasks": [{"name": "Checks", "ansible.builtin.import_tasks": str(ROLE / "tasks" / "checks.yml")}],
+    }]))
+    return run(tool("ansible-playbook"), "-i", "localhost,", str(playbook),
+               "-e", json.dumps({"filedock_source_dir": str(source), **overrides}))
+
+
+@pytest.mark.parametrize("overrides, refused", [
+    ({}, None),
+    ({"filedock_ftp_port": 21, "filedock_tftp_enabled": True, "filedock_tftp_port": 69}, None),
+    ({"filedock_web_port": 80}, "filedock_web_port 80 is privileged"),
+    ({"filedock_dav_port": 443}, "filedock_dav_port 443 is privileged"),
+    ({"filedock_dav_enabled": False, "filedock_dav_port": 443}, None),     # a disabled daemon binds nothing
+    ({"filedock_ftp_port": 8080}, "8080/tcp"),                            # the web UI's port
+    ({"filedock_tftp_enabled": True, "filedock_tftp_port": 8080}, None),  # UDP beside TCP is no clash
+    ({"filedock_ftp_port": 70000}, "each port 1-65535"),
+    ({"filedock_ftp_passive_ports": "30000:30009"}, "filedock_ftp_passive_ports must be"),
+])
+def test_the_role_refuses_ports_the_units_cannot_bind(tmp_path, overrides, refused):
+    result = check_variables(tmp_path, **overrides)
+    output = result.stdout + result.stderr
+    if refused is None:
+        assert result.returncode == 0, output
+    else:
+        assert result.returncode != 0 and refused in output, output
+
+
+def test_a_low_port_is_refused_when_the_unit_lost_its_capability(tmp_path):
+    """The capability is read from the unit: without it in the ftp unit, port 21 is refused."""
+    result = check_variables(tmp_path, capable=(), filedock_ftp_port=21)
+    assert result.returncode != 0 and "filedock_ftp_port 21 is privileged" in result.stdout, result.stdout
 
 
 def admin_hash(config_path, password):

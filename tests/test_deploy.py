@@ -4,13 +4,19 @@
 The machine shares the host's network namespace; its sshd and filedock listen on 127.0.0.1 ephemeral ports
 only. It trusts the host's CA bundle (on networks that inspect TLS, pip inside the machine must trust what
 pip outside trusts); apt and pip inside it use the same Debian and PyPI registries as the host. One module
-fixture boots the machine; the tests run in order against it: first deploy, second run changes nothing,
-a changed checkout (a file deleted, a file edited) is redeployed with nothing stale left and a restart.
+fixture boots the machine; the tests run in order against it: first deploy (web, worker, WebDAV and FTP;
+TFTP installed but off), WebDAV and FTP from outside, TFTP enabled by a re-run with filedock_tftp_enabled,
+a second run changes nothing, a changed unit restarts only its daemon, a changed checkout (a file deleted, a
+file edited) is redeployed with nothing stale left and a restart.
 """
+import ftplib
 import hashlib
+import io
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,12 +27,14 @@ import pytest
 
 from conftest import free_port
 from test_ansible import REPO, run, tool
+from test_oci_image import free_range
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3"
 PASSWORD = "deploy-pw"
 STALE = "appliance/zz_stale_module.py"
+DAEMONS = ("web", "worker", "dav", "ftp", "tftp")
 
 
 class Machine:
@@ -36,7 +44,19 @@ class Machine:
         self.base, self.root = base, base / "root"
         self.key = base / "id_ed25519"
         self.ssh_port, self.web_port = free_port(), free_port()
+        self.dav_port, self.ftp_port, self.tftp_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+        first = free_range()
+        self.passive = (first, first + 3)
         self.process = None
+        # the inventory's variables; a test changes them for its run and the runs after it
+        self.vars = {
+            "filedock_web_host": "127.0.0.1", "filedock_web_port": self.web_port,
+            "filedock_dav_port": self.dav_port, "filedock_ftp_port": self.ftp_port,
+            "filedock_ftp_passive_ports": "%d-%d" % self.passive, "filedock_tftp_port": self.tftp_port,
+            "filedock_admin_password": PASSWORD, "filedock_source_archive": str(base / "src.tar"),
+            "filedock_volumes": [{"url": "/", "path": "/srv/filedock", "access": {"admin": "rwmda"}},
+                                 {"url": "/boot", "path": "/srv/tftp", "access": {"*": "r", "admin": "rwmda"}}],
+        }
 
     def build(self):
         subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", SUITE, str(self.root), MIRROR],
@@ -75,18 +95,17 @@ class Machine:
         return ["-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
 
-    def deploy(self, source):
-        """Run the playbook from a checkout against this machine; return the run's output (asserting success)."""
+    def deploy(self, source, check=True):
+        """Run the playbook from a checkout against this machine with self.vars; return the run's output
+        (asserting success unless not check)."""
         inventory = self.base / "inventory"
         inventory.write_text(
             f"[filedock]\nmachine ansible_host=127.0.0.1 ansible_port={self.ssh_port} ansible_user=root "
             f"ansible_ssh_private_key_file={self.key} ansible_python_interpreter=/usr/bin/python3 "
             f"ansible_ssh_common_args='{' '.join(self.ssh_options()[2:])}'\n")
         result = run(tool("ansible-playbook"), "-i", str(inventory), str(source / "ansible/playbook.yml"),
-                     "-e", f"filedock_web_host=127.0.0.1 filedock_web_port={self.web_port} "
-                           f"filedock_admin_password={PASSWORD} filedock_source_archive={self.base / 'src.tar'}",
-                     cwd=source, timeout=1200)
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+                     "-e", json.dumps(self.vars), cwd=source, timeout=1200)
+        assert not check or result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
         return result.stdout
 
     def stop(self):
@@ -137,14 +156,30 @@ def main_pid(machine, unit):
     return machine.ssh(f"systemctl show -P MainPID {unit}").stdout.strip()
 
 
+def main_pids(machine, names=DAEMONS):
+    return {name: main_pid(machine, f"filedock-{name}.service") for name in names}
+
+
+def assert_hardened_and_active(machine, name):
+    unit = f"filedock-{name}.service"
+    shown = dict(line.split("=", 1) for line in machine.ssh(
+        f"systemctl show -p ActiveState,UnitFileState,User,NoNewPrivileges,ProtectSystem {unit}").stdout.split())
+    assert shown == {"ActiveState": "active", "UnitFileState": "enabled", "User": "filedock",
+                     "NoNewPrivileges": "yes", "ProtectSystem": "strict"}, \
+        (shown, machine.ssh(f"journalctl -u {unit}").stdout[-3000:])
+    assert machine.ssh(f"ps -o user= -p {main_pid(machine, unit)}").stdout.strip() == "filedock"
+
+
 def test_first_deployment_serves_under_hardened_units(machine, checkout, tmp_path):
     machine.deploy(checkout)
     assert curl(web(machine, "/-/health")).startswith(b"ok")
-    for unit in ("filedock-web.service", "filedock-worker.service"):
-        shown = dict(line.split("=", 1) for line in machine.ssh(
-            f"systemctl show -p ActiveState,User,NoNewPrivileges,ProtectSystem {unit}").stdout.split())
-        assert shown == {"ActiveState": "active", "User": "filedock", "NoNewPrivileges": "yes",
-                         "ProtectSystem": "strict"}, machine.ssh(f"journalctl -u {unit}").stdout[-3000:]
+    for name in ("web", "worker", "dav", "ftp"):
+        assert_hardened_and_active(machine, name)
+    # TFTP is installed with its drop-in, but off (filedock_tftp_enabled: false)
+    state = dict(line.split("=", 1) for line in machine.ssh(
+        "systemctl show -p ActiveState,UnitFileState filedock-tftp.service").stdout.split())
+    assert state == {"ActiveState": "inactive", "UnitFileState": "disabled"}, state
+    assert (machine.root / "etc/systemd/system/filedock-tftp.service.d/volumes.conf").is_file()
     assert machine.ssh(f"ps -o ni= -p {main_pid(machine, 'filedock-worker.service')}").stdout.strip() == "10"
     # rights: anonymous is refused, the admin (password from the inventory) uploads; bytes are compared
     assert curl("-o", "/dev/null", "-w", "%{http_code}", web(machine, "/")) == b"401"
@@ -179,10 +214,87 @@ def test_uploads_and_archives_work_under_the_hardened_units(machine, tmp_path):
     assert machine.ssh("systemctl is-active filedock-web filedock-worker").stdout.split() == ["active", "active"]
 
 
+def dav(machine, path):
+    return f"http://127.0.0.1:{machine.dav_port}{path}"
+
+
+def test_webdav_answers_and_shares_files_with_the_web_ui(machine, tmp_path):
+    status = curl("-u", f"admin:{PASSWORD}", "-X", "PROPFIND", "-H", "Depth: 0", "-o", "/dev/null",
+                  "-w", "%{http_code}", dav(machine, "/"))
+    assert status == b"207"
+    assert curl("-X", "PROPFIND", "-H", "Depth: 0", "-o", "/dev/null", "-w", "%{http_code}",
+                dav(machine, "/")) == b"401"
+    payload = tmp_path / "dav.bin"
+    payload.write_bytes(os.urandom(2 << 20))
+    status = curl("-u", f"admin:{PASSWORD}", "-T", str(payload), "-o", "/dev/null", "-w", "%{http_code}",
+                  dav(machine, "/dav.bin"))
+    assert status in (b"201", b"204"), status
+    assert curl("-u", f"admin:{PASSWORD}", web(machine, "/dav.bin")) == payload.read_bytes()
+    assert machine.ssh("stat -c %U /srv/filedock/dav.bin").stdout.strip() == "filedock"
+
+
+def test_ftp_answers_and_stores_files_owned_by_filedock(machine):
+    payload = os.urandom(3 << 20)
+    with ftplib.FTP(timeout=30) as client:
+        client.connect("127.0.0.1", machine.ftp_port)
+        client.login("admin", PASSWORD)
+        client.storbinary("STOR ftp.bin", io.BytesIO(payload))
+        assert machine.passive[0] <= client.makepasv()[1] <= machine.passive[1]   # filedock_ftp_passive_ports
+        received = io.BytesIO()
+        client.retrbinary("RETR ftp.bin", received.write)
+    assert received.getvalue() == payload
+    assert (machine.root / "srv/filedock/ftp.bin").read_bytes() == payload
+    assert machine.ssh("stat -c %U /srv/filedock/ftp.bin").stdout.strip() == "filedock"
+    with ftplib.FTP(timeout=30) as client:
+        client.connect("127.0.0.1", machine.ftp_port)
+        with pytest.raises(ftplib.error_perm):
+            client.login("admin", "wrong")
+
+
+def tftp_get(machine, name, local):
+    """Fetch name over TFTP with tftp-hpa; return whether the local file arrived."""
+    local.unlink(missing_ok=True)
+    subprocess.run(["tftp", "-m", "binary", "127.0.0.1", str(machine.tftp_port), "-c", "get", name, str(local)],
+                   capture_output=True, timeout=60)
+    return local.is_file() and local.stat().st_size > 0
+
+
+def test_enabling_tftp_through_the_role_serves_anonymous_volumes(machine, checkout, tmp_path):
+    firmware = tmp_path / "pxelinux.0"
+    firmware.write_bytes(os.urandom(200_000))
+    status = curl("-u", f"admin:{PASSWORD}", "-T", str(firmware), "-o", "/dev/null", "-w", "%{http_code}",
+                  dav(machine, "/boot/pxelinux.0"))
+    assert status in (b"201", b"204"), status
+    machine.vars["filedock_tftp_enabled"] = True
+    # the config is the host's own (filedock_manage_config: false): the role names the difference, changes nothing
+    refused = machine.deploy(checkout, check=False)
+    assert "has tftp disabled" in refused and "failed=1" in refused, refused[-3000:]
+    assert machine.ssh("systemctl is-active filedock-tftp", check=False).stdout.strip() == "inactive"
+    machine.vars["filedock_manage_config"] = True
+    machine.deploy(checkout)
+    assert_hardened_and_active(machine, "tftp")
+    capabilities = machine.ssh("systemctl show -P AmbientCapabilities filedock-tftp.service").stdout
+    assert "cap_net_bind_service" in capabilities, capabilities
+    fetched = tmp_path / "fetched"
+    assert tftp_get(machine, "boot/pxelinux.0", fetched)
+    assert fetched.read_bytes() == firmware.read_bytes()
+    assert not tftp_get(machine, "photo.jpg", fetched)    # "/" grants "*" nothing: no TFTP for it
+
+
 def test_a_second_run_changes_nothing(machine, checkout):
-    before = main_pid(machine, "filedock-web.service")
+    before = main_pids(machine)
     assert changed_count(machine.deploy(checkout)) == 0
-    assert main_pid(machine, "filedock-web.service") == before
+    assert main_pids(machine) == before
+
+
+def test_a_changed_unit_restarts_only_its_daemon(machine, checkout):
+    before = main_pids(machine)
+    with open(checkout / "units/filedock-ftp.service", "a") as unit:
+        unit.write("# a change that only the FTP daemon must see\n")
+    machine.deploy(checkout)
+    after = main_pids(machine)
+    assert after["ftp"] != before["ftp"]
+    assert {n: p for n, p in after.items() if n != "ftp"} == {n: p for n, p in before.items() if n != "ftp"}
 
 
 def test_a_changed_checkout_is_redeployed_without_stale_files(machine, checkout):

@@ -2,25 +2,34 @@
 says a NAS user runs it: `-v data:/data -v config:/config --user 1000:1000 -e FILEDOCK_ADMIN_PASSWORD=...`.
 
 The archive is loaded into podman, a daemonless engine, in a storage of the test's own; containers share the
-host's network and filedock listens on a 127.0.0.1 ephemeral port (FILEDOCK_WEB__PORT/HOST). podman runs as
+host's network and every daemon listens on 127.0.0.1 ephemeral ports (FILEDOCK_WEB__PORT/HOST, and the same
+for dav and ftp with a free passive range), except one container that is run as the docs say, with `-p`
+port mappings through podman's bridge and NAT. podman runs as
 root without systemd here: runc (crun refuses hybrid cgroups), cgroupfs, a file event log, and rlimits no
 higher than this process's own (the defaults ask for more than an unprivileged sandbox may raise to).
 """
+import ftplib
 import hashlib
+import io
 import json
 import os
+import random
 import resource
 import shutil
+import socket
+import ssl
 import stat
 import subprocess
 import time
+import tomllib
 
 import pytest
 import requests
 
-from conftest import REPO, free_port
+from conftest import REPO, free_port, port_answers
 
 PASSWORD = "oci-admin-pw"
+PASSIVE_PORTS = (30000, 30009)     # the image's FILEDOCK_FTP__PASSIVE_PORTS, published 1:1 with -p
 
 
 class Podman:
@@ -72,24 +81,79 @@ def volumes(tmp_path, uid=1000):
     return data, config
 
 
+def free_range(count=4):
+    """The first port of `count` consecutive TCP ports on 127.0.0.1 that were free a moment ago."""
+    for _ in range(100):
+        first = random.randrange(20000, 60000)
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sockets.append(socket.socket())
+                sockets[-1].bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError("no free port range")
+
+
 def start(podman, name, tag, data, config, port, user="1000:1000", admin_password=PASSWORD, options=()):
+    """Run the image on the host's network, every daemon on 127.0.0.1 ephemeral ports (the web UI on `port`);
+    return {"web", "dav", "ftp": port, "passive": (first, last)} once the web UI, WebDAV and FTP answer."""
+    passive = free_range()
+    ports = {"web": port, "dav": free_port(), "ftp": free_port(), "passive": (passive, passive + 3)}
     env = ["-e", f"FILEDOCK_ADMIN_PASSWORD={admin_password}"] if admin_password else []
+    for daemon in ("web", "dav", "ftp"):
+        env += ["-e", f"FILEDOCK_{daemon.upper()}__PORT={ports[daemon]}", "-e", f"FILEDOCK_{daemon.upper()}__HOST=127.0.0.1"]
+    env += ["-e", f"FILEDOCK_FTP__PASSIVE_PORTS={passive}-{passive + 3}"]
     podman("run", "-d", "--name", name, *options, "--network", "host", "--user", user, "-v", f"{data}:/data",
-           "-v", f"{config}:/config", "-e", f"FILEDOCK_WEB__PORT={port}", "-e", "FILEDOCK_WEB__HOST=127.0.0.1",
-           *env, tag)
-    wait_until_serving(podman, name, port)
+           "-v", f"{config}:/config", *env, tag)
+    wait_until_serving(podman, name, port, others=(ports["dav"], ports["ftp"]))
+    return ports
 
 
-def wait_until_serving(podman, name, port):
+def wait_until_serving(podman, name, port, others=(), host="127.0.0.1"):
+    """Wait for the web UI's health check on port, then for the TCP ports `others` to accept connections."""
     deadline = time.monotonic() + 180   # arm64 runs emulated
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/-/health", timeout=2).status_code == 200:
-                return
+            if requests.get(f"http://{host}:{port}/-/health", timeout=2).status_code == 200:
+                break
         except requests.ConnectionError:
             pass
         time.sleep(0.3)
-    raise AssertionError(podman("logs", name, check=False).stdout[-3000:])
+    else:
+        raise AssertionError(podman("logs", name, check=False).stdout[-3000:])
+    for other in others:
+        while not port_answers(socket.SOCK_STREAM, other):
+            assert time.monotonic() < deadline, f"port {other}: " + podman("logs", name, check=False).stdout[-3000:]
+            time.sleep(0.3)
+
+
+def propfind(url, auth=("admin", PASSWORD)):
+    return requests.request("PROPFIND", url, headers={"Depth": "0"}, auth=auth, timeout=30)
+
+
+def ftp_round_trip(host, port, payload, name, tls=False):
+    """Log in as admin over FTP (FTPS with tls), STOR payload as name, RETR it; return (bytes, PASV port)."""
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE   # the certificate made on first start
+        client = ftplib.FTP_TLS(context=context, timeout=30)
+    else:
+        client = ftplib.FTP(timeout=30)
+    with client:
+        client.connect(host, port)
+        client.login("admin", PASSWORD)
+        if tls:
+            client.prot_p()
+        client.storbinary(f"STOR {name}", io.BytesIO(payload))
+        passive_port = client.makepasv()[1]
+        received = io.BytesIO()
+        client.retrbinary(f"RETR {name}", received.write)
+    return received.getvalue(), passive_port
 
 
 def test_image_metadata_is_what_the_dockerfile_says(image):
@@ -97,8 +161,12 @@ def test_image_metadata_is_what_the_dockerfile_says(image):
     config = json.loads(podman("image", "inspect", tag).stdout)[0]["Config"]
     assert config["User"] == "1000:1000"
     assert config["Entrypoint"] == ["tini", "--", "/opt/filedock/docker-entrypoint.sh"]
-    assert set(config["Volumes"]) == {"/data", "/config"} and "8080/tcp" in config["ExposedPorts"]
+    assert set(config["Volumes"]) == {"/data", "/config"}
+    exposed = set(config["ExposedPorts"])
+    assert {"8080/tcp", "8081/tcp", "2121/tcp", "6969/udp"} <= exposed, exposed
+    assert {f"{p}/tcp" for p in range(PASSIVE_PORTS[0], PASSIVE_PORTS[1] + 1)} <= exposed, exposed
     assert "FILEDOCK_CONFIG=/config/filedock.toml" in config["Env"]
+    assert "FILEDOCK_FTP__PASSIVE_PORTS=%d-%d" % PASSIVE_PORTS in config["Env"]
     labels = config["Labels"]
     assert labels["org.opencontainers.image.version"] == "0.1.0"
     assert labels["org.opencontainers.image.base.name"] == "localhost/filedock-base:bookworm-amd64"
@@ -109,11 +177,13 @@ def test_first_start_serves_data_and_keeps_config_across_restarts(image, tmp_pat
     podman, tag = image
     data, config = volumes(tmp_path)
     port = free_port()
-    start(podman, "first-start", tag, data, config, port)
+    ports = start(podman, "first-start", tag, data, config, port)
     url = f"http://127.0.0.1:{port}"
     assert podman("healthcheck", "run", "first-start", check=False).returncode == 0
     written = config / "filedock.toml"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600 and written.stat().st_uid == 1000
+    starter = tomllib.loads(written.read_text())
+    assert (starter["dav"]["enabled"], starter["ftp"]["enabled"], starter["tftp"]["enabled"]) == (True, True, False)
     assert requests.get(url + "/").status_code == 401
     payload = os.urandom(5 << 20)
     put = requests.put(url + "/album/p.raw", data=payload, auth=("admin", PASSWORD))
@@ -133,6 +203,52 @@ def test_first_start_serves_data_and_keeps_config_across_restarts(image, tmp_pat
     assert requests.get(url + "/album/p.raw", auth=("bob", "bob-wrong")).status_code == 401
     assert requests.get(url + "/album/p.raw", auth=("bob", "bob-pw")).status_code == 404
     assert requests.get(url + "/album/p.raw", auth=("admin", PASSWORD)).content == payload
+    # WebDAV and FTP from the same start: what one protocol writes, the others read back byte for byte
+    dav = f"http://127.0.0.1:{ports['dav']}"
+    assert propfind(dav + "/").status_code == 207
+    assert propfind(dav + "/", auth=None).status_code == 401
+    note = os.urandom(1 << 20)
+    assert requests.put(dav + "/album/dav.bin", data=note, auth=("admin", PASSWORD)).status_code in (201, 204)
+    assert requests.get(url + "/album/dav.bin", auth=("admin", PASSWORD)).content == note
+    assert (data / "album" / "dav.bin").stat().st_uid == 1000
+    sent = os.urandom(2 << 20)
+    received, passive_port = ftp_round_trip("127.0.0.1", ports["ftp"], sent, "ftp.bin")
+    assert received == sent and (data / "ftp.bin").read_bytes() == sent and (data / "ftp.bin").stat().st_uid == 1000
+    assert ports["passive"][0] <= passive_port <= ports["passive"][1]      # FILEDOCK_FTP__PASSIVE_PORTS holds
+    assert ftp_round_trip("127.0.0.1", ports["ftp"], b"over TLS", "tls.txt", tls=True)[0] == b"over TLS"
+
+
+def test_published_ports_reach_webdav_and_ftp_through_the_engines_nat(image, tmp_path):
+    """Run as docs/deployment.md shows for a NAS: podman's bridge network, every port published with -p, the
+    passive range published 1:1 and named in FILEDOCK_FTP__PASSIVE_PORTS, and FILEDOCK_FTP__MASQUERADE_ADDRESS
+    the address clients are told in PASV replies (127.0.0.1 here: the ports are published there only)."""
+    podman, tag = image
+    data, config = volumes(tmp_path)
+    web_port, dav_port, ftp_port, passive = free_port(), free_port(), free_port(), free_range()
+    last = passive + 3
+    podman("run", "-d", "--name", "published", "--user", "1000:1000", "-v", f"{data}:/data",
+           "-v", f"{config}:/config", "-e", f"FILEDOCK_ADMIN_PASSWORD={PASSWORD}",
+           "-p", f"127.0.0.1:{web_port}:8080", "-p", f"127.0.0.1:{dav_port}:8081", "-p", f"127.0.0.1:{ftp_port}:2121",
+           "-p", f"127.0.0.1:{passive}-{last}:{passive}-{last}", "-e", f"FILEDOCK_FTP__PASSIVE_PORTS={passive}-{last}",
+           "-e", "FILEDOCK_FTP__MASQUERADE_ADDRESS=127.0.0.1", tag)
+    try:
+        wait_until_serving(podman, "published", web_port, others=(dav_port, ftp_port))
+        assert propfind(f"http://127.0.0.1:{dav_port}/").status_code == 207
+        payload = os.urandom(1 << 20)
+        with ftplib.FTP(timeout=30) as client:
+            client.trust_server_pasv_ipv4_address = True    # use the PASV reply's address, as strict clients do
+            client.connect("127.0.0.1", ftp_port)
+            client.login("admin", PASSWORD)
+            reply = client.sendcmd("PASV")
+            assert "(127,0,0,1," in reply, reply                # the masquerade address, not the container's
+            client.storbinary("STOR nat.bin", io.BytesIO(payload))
+            received = io.BytesIO()
+            client.retrbinary("RETR nat.bin", received.write)
+        assert received.getvalue() == payload == (data / "nat.bin").read_bytes()
+        dav_file = requests.get(f"http://127.0.0.1:{dav_port}/nat.bin", auth=("admin", PASSWORD), timeout=30)
+        assert dav_file.content == payload
+    finally:
+        podman("rm", "--force", "published", check=False)
 
 
 def test_another_uid_a_generated_password_and_a_read_only_root(image, tmp_path):
