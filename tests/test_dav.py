@@ -409,3 +409,21 @@ def test_failed_logins_throttle_webdav_and_the_web(make_server):
 def test_propfind_depth_infinity_is_refused_as_finite_depth_only(srv):
     r = dav(srv, "PROPFIND", "/", "alice")   # no Depth header means infinity
     assert r.status_code == 403 and "propfind-finite-depth" in r.text
+
+
+def test_files_are_served_sandboxed_like_the_web_apps(srv):
+    """An uploaded page fetched over WebDAV gets the same script-free policy as over the web port (whose
+    effect in Chromium tests/test_web_headers.py proves)."""
+    from appliance.filepolicy import MEDIA_FILE_CSP, USER_FILE_CSP
+    page = b"<script>fetch('/').then(r => r.text()).then(t => document.title = t.length)</script>"
+    assert dav(srv, "PUT", "/evil.html", "alice", data=page).status_code == 201
+    assert dav(srv, "PUT", "/clip.mp4", "alice", data=b"\0" * 64).status_code == 201
+    for path, policy in (("/evil.html", USER_FILE_CSP), ("/clip.mp4", MEDIA_FILE_CSP)):
+        reply = dav(srv, "GET", path, "alice")
+        assert reply.status_code == 200 and reply.headers["Content-Security-Policy"] == policy
+        assert reply.headers["X-Content-Type-Options"] == "nosniff"
+        again = dav(srv, "GET", path, "alice", headers={"If-None-Match": reply.headers["ETag"]})
+        assert again.status_code == 304 and again.headers["Content-Security-Policy"] == policy
+        web = requests.get(srv.url + path, auth=("alice", password_of("alice")))
+        assert web.headers["Content-Security-Policy"] == policy, "the web port serves it the same way"
+    assert USER_FILE_CSP.startswith("sandbox;") and "script" not in USER_FILE_CSP

@@ -4,16 +4,18 @@ Contract: `file_response(environ, start_response, path, st)` answers a GET or HE
 authorised regular file (FileOps.open_read): 304 when the client's copy is current, 412 when If-Match or
 If-Unmodified-Since fails, 206 for one satisfiable range (If-Range honoured), 416 for an unsatisfiable one,
 else 200; several ranges get the whole file (RFC 9110 allows it). The body is gunicorn's wsgi.file_wrapper,
-which gunicorn sends with the socket's sendfile (see sendfile.py); elsewhere 1 MiB blocks. The ETag is the one
+which gunicorn sends with the socket's sendfile (appliance.sendfile); elsewhere 1 MiB blocks. Every answer
+carries appliance.filepolicy's headers, so an uploaded page never runs scripts in this origin. The ETag is the one
 PROPFIND reports (provider.etag_of).
 """
 import email.utils
 import re
 
+from appliance import filepolicy
 from appliance.fileops import Entry
+from appliance.sendfile import file_body
 
 from .provider import content_type_of, etag_of
-from appliance.sendfile import file_body
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -70,8 +72,9 @@ def _span(environ, size, etag, mtime):
 def file_response(environ, start_response, path, st):
     """Answer GET/HEAD for one regular file."""
     etag = etag_of(Entry(path.name, False, st.st_size, st.st_mtime, st.st_ino))
+    mimetype = content_type_of(path.name)
     headers = [("ETag", f'"{etag}"'), ("Last-Modified", _http_date(st.st_mtime)), ("Accept-Ranges", "bytes"),
-               ("Content-Type", content_type_of(path.name))]
+               ("Content-Type", mimetype), *filepolicy.headers(mimetype)]
     if _precondition_failed(environ, etag, st.st_mtime):
         start_response("412 Precondition Failed", headers + [("Content-Length", "0")])
         return []
