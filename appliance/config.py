@@ -5,6 +5,7 @@ value and what would be valid. Scalar settings come from settings.SETTINGS (defa
 be overridden by an environment variable FILEDOCK_<SECTION>__<KEY>. Relative paths are resolved against the
 folder of the config file. Nothing else in filedock reads the config file or the environment for settings.
 """
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -131,6 +132,12 @@ def _check_values(values, file):
         if setting.key == "port" and not 0 <= value <= 65535:
             raise ConfigError(f"{where} = {value}: a port is a number from 1 to 65535")
     parse_port_range(values[("ftp", "passive_ports")], f"{file}: [ftp] passive_ports")
+    masquerade = values[("ftp", "masquerade_address")]
+    try:
+        masquerade and ipaddress.IPv4Address(masquerade)
+    except ValueError:
+        raise ConfigError(f"{file}: [ftp] masquerade_address = {masquerade!r}: write the IPv4 address clients "
+                          "reach this server at, e.g. \"192.168.1.20\"") from None
 
 
 def _env_overrides(environ):

@@ -7,7 +7,6 @@ installs nothing). With [ftp] tls, AUTH TLS is offered (tls.py); [ftp] require_t
 it. [ftp] passive_ports ("low-high") and masquerade_address configure passive mode for NAT and containers.
 Settings that cannot work raise ConfigError naming the setting.
 """
-import ipaddress
 import logging
 import signal
 import sys
@@ -15,7 +14,7 @@ import sys
 from gunicorn.systemd import sd_notify
 from pyftpdlib.servers import ThreadedFTPServer
 
-from ..config import ConfigError
+from ..config import ConfigError, parse_port_range
 from ..db import Database
 from . import tls
 from .authorizer import Authorizer
@@ -26,29 +25,9 @@ log = logging.getLogger("filedock.ftp")
 
 
 def passive_ports(text):
-    """The list of ports of a "low-high" range (None for an empty setting)."""
-    if not text.strip():
-        return None
-    low, _, high = text.partition("-")
-    try:
-        low, high = int(low), int(high or low)
-    except ValueError:
-        low = high = 0
-    if not 1024 <= low <= high <= 65535:
-        raise ConfigError(f"[ftp] passive_ports = {text!r}: write a range of ports above 1023 as "
-                          "\"low-high\", e.g. \"30000-30009\"")
-    return list(range(low, high + 1))
-
-
-def masquerade_address(text):
-    """The IPv4 address to announce in PASV replies (None for an empty setting)."""
-    if not text:
-        return None
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise ConfigError(f"[ftp] masquerade_address = {text!r}: write the IPv4 address clients reach this "
-                          "server at, e.g. \"192.168.1.20\"") from None
+    """The list of ports of a "low-high" range (None for an empty setting; config.load has checked it)."""
+    low, high = parse_port_range(text, "[ftp] passive_ports")
+    return None if low is None else list(range(low, high + 1))
 
 
 def handler_class(config, db):
@@ -56,7 +35,7 @@ def handler_class(config, db):
     attributes = {
         "config": config, "db": db, "authorizer": Authorizer(config, db), "partials": Partials(db),
         "passive_ports": passive_ports(config.get("ftp", "passive_ports")),
-        "masquerade_address": masquerade_address(config.get("ftp", "masquerade_address")),
+        "masquerade_address": config.get("ftp", "masquerade_address") or None,
     }
     if not config.get("ftp", "tls"):
         if config.get("ftp", "require_tls"):
@@ -73,7 +52,13 @@ def serve(config):
     logging.getLogger("pyftpdlib").setLevel(config.get("server", "log_level").upper())
     db = Database(config.state_dir)
     handler = handler_class(config, db)
-    server = ThreadedFTPServer((config.get("ftp", "host"), config.get("ftp", "port")), handler)
+    address = (config.get("ftp", "host"), config.get("ftp", "port"))
+    try:
+        server = ThreadedFTPServer(address, handler)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d (%s); is another server using that port? "
+                  "Choose another with [ftp] port", *address, exc.strerror)
+        raise SystemExit(1) from None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # serve_forever closes every session on exit
     log.info("FTP%s on %s:%d", "/FTPS" if config.get("ftp", "tls") else "", *server.address)
     sd_notify("READY=1", log)
