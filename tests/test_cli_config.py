@@ -164,3 +164,38 @@ def test_sigterm_stops_every_daemon_gracefully(make_server):
     assert time.monotonic() - started < 15
     left = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path}"], capture_output=True, text=True)
     assert left.stdout == "", "no daemon outlives the supervisor"
+
+
+def test_a_daemon_that_cannot_start_is_reported_and_leaves_the_others_serving(make_server):
+    """FTP's port is taken: the web app and WebDAV serve anyway, the log says why FTP stopped, and FTP comes
+    up by itself once the port is free."""
+    import ftplib
+    import socket
+    from conftest import free_port
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port = free_port()
+    blocker.bind(("127.0.0.1", port))
+    blocker.listen()
+    srv = make_server(protocols=("dav",),
+                      env={"FILEDOCK_FTP__ENABLED": "true", "FILEDOCK_FTP__HOST": "127.0.0.1",
+                           "FILEDOCK_FTP__PORT": str(port)})
+    deadline = time.monotonic() + 30
+    while "ftp exited with status 1" not in srv.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = srv.log_path.read_text()
+    assert f"cannot listen on 127.0.0.1:{port}" in log and "[ftp] port" in log, log[-2000:]
+    assert "ftp exited with status 1" in log
+    assert requests.get(srv.url + "/-/health").status_code == 200
+    assert requests.request("PROPFIND", srv.dav_url + "/pub/", headers={"Depth": "0"}).status_code == 207
+    blocker.close()
+    while time.monotonic() < deadline + 60:
+        try:
+            with ftplib.FTP() as client:
+                client.connect("127.0.0.1", port, timeout=5)
+                client.login("alice", "alice-pw")
+                break
+        except (OSError, EOFError, ftplib.Error):
+            time.sleep(0.5)
+    else:
+        raise AssertionError("FTP did not come up once its port was free: " + srv.log_path.read_text()[-2000:])
