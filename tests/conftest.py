@@ -9,6 +9,7 @@ these accounts (password = name + "-pw") and volumes:
     bob    read-only on /                   /drop    (drop)   * u (anonymous drop box), admin rwmda
     carol  member of family, write-only /   /get     (get)    * g (download by exact link only)
 """
+import hashlib
 import json
 import os
 import shutil
@@ -42,6 +43,26 @@ def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=30, what="a condition"):
+    """Poll condition() until it returns something true and return that; fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def sha256_file(path):
+    """The sha256 of a file's content, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def password_of(user):

@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from appliance.uploads import hashing  # noqa: E402
-from conftest import launch_chromium  # noqa: E402
+from conftest import launch_chromium, sha256_file  # noqa: E402
 
 # A host name that is not localhost: pages from it are not a secure context, so crypto.subtle is missing.
 LAN_HOST = "filedock.test"
@@ -102,12 +102,6 @@ def wait_until(page, condition, timeout=30):
         page.wait_for_timeout(50)
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def random_file(path, size):

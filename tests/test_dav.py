@@ -11,13 +11,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import Server, password_of
+from conftest import Server, password_of, wait_for
 
 DAV_NS = "{DAV:}"
 PROP_BODY = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/>'
@@ -44,15 +42,6 @@ def propfind(srv, path, user=None, depth="1", body=PROP_BODY):
     return dav(srv, "PROPFIND", path, user, headers={"Depth": depth}, data=body)
 
 
-def wait_for(condition, what, timeout=30):
-    """Poll condition() until it returns something true; fail naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 # -- conformance -------------------------------------------------------------------------------------------
@@ -202,7 +191,7 @@ def test_a_put_file_is_in_the_web_listing_and_its_hash_in_the_index(srv):
     assert {"name": "indexed.bin", "sz": len(content)}.items() <= next(
         f for f in listing["files"] if f["name"] == "indexed.bin").items()
     wark = wait_for(lambda: srv.db_query("SELECT wark FROM files WHERE relpath=?", "indexed.bin")[0][0],
-                    "the worker to hash the file")
+                    what="the worker to hash the file")
     assert wark
     assert requests.get(srv.url + "/indexed.bin", auth=srv.auth("alice"), timeout=30).content == content
     assert not [p for p in srv.root.iterdir() if p.name.startswith(".filedock-part-")]
@@ -215,7 +204,7 @@ def test_a_cut_off_put_leaves_no_file(srv):
         s.sendall(f"PUT /cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
                   "Content-Length: 10000000\r\n\r\n".encode() + b"x" * 100000)
     wait_for(lambda: not [p for p in srv.root.iterdir() if p.name.startswith(".filedock-part-")],
-             "the temporary file to go")
+             what="the temporary file to go")
     assert not (srv.root / "cut.bin").exists()
 
 

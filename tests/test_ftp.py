@@ -5,7 +5,6 @@ connections too), so "a resumed upload sends only the missing bytes" is measured
 checked by reply code, content byte for byte.
 """
 import ftplib
-import hashlib
 import io
 import os
 import re
@@ -14,16 +13,14 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import FILEDOCK, Server, free_port, password_of
+from conftest import FILEDOCK, Server, free_port, password_of, sha256_file, wait_for
 
 MiB = 1 << 20
 NON_ASCII = "résumé ü 東京.txt"
@@ -104,12 +101,6 @@ def names(ftp, path):
     return sorted(name for name, _facts in ftp.mlsd(path))
 
 
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(MiB):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def random_file(path, size):
@@ -118,14 +109,6 @@ def random_file(path, size):
     return path
 
 
-def wait_for(predicate, timeout=30, what="a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def partial_rows(srv, vpath=""):
@@ -263,7 +246,7 @@ def rclone(*args, tls=False):
 def tree_files(root):
     """{relative path: sha256} of every file below root."""
     root = Path(root)
-    return {str(p.relative_to(root)): sha256(p) for p in root.rglob("*") if p.is_file()}
+    return {str(p.relative_to(root)): sha256_file(p) for p in root.rglob("*") if p.is_file()}
 
 
 def make_tree(root):
@@ -460,7 +443,7 @@ def test_curl_resumes_an_interrupted_upload_sending_only_the_rest(srv, tmp_path)
     relay = CountingFTPRelay(srv.ports["ftp"])
     curl("-C", "-", "-T", big, f"ftp://alice:alice-pw@127.0.0.1:{relay.local_port}/pub/curl-big.bin")
     assert relay.up == 48 * MiB - held                            # SIZE, then APPE of the missing bytes
-    assert sha256(srv.pub / "curl-big.bin") == sha256(big)
+    assert sha256_file(srv.pub / "curl-big.bin") == sha256_file(big)
     assert part_files(srv.pub) == [] and partial_rows(srv, "/pub/") == []
 
 
@@ -473,14 +456,14 @@ def test_lftp_reput_and_reget(srv, tmp_path):
     relay = CountingFTPRelay(port)
     lftp(relay.local_port, "alice", f"reput {big} -o /pub/lftp-big.bin")     # SIZE, then REST + STOR
     assert relay.up == 40 * MiB - held
-    assert sha256(srv.pub / "lftp-big.bin") == sha256(big)
+    assert sha256_file(srv.pub / "lftp-big.bin") == sha256_file(big)
     assert part_files(srv.pub) == [] and partial_rows(srv, "/pub/") == []
     local = tmp_path / "got.bin"
     local.write_bytes(big.read_bytes()[:10 * MiB])                        # a download cut at 10 MiB
     relay = CountingFTPRelay(port)
     lftp(relay.local_port, "alice", f"get -c /pub/lftp-big.bin -o {local}")  # reget: REST + RETR
     assert relay.down == 30 * MiB
-    assert sha256(local) == sha256(big)
+    assert sha256_file(local) == sha256_file(big)
 
 
 def test_curl_resumes_a_download(srv, tmp_path):
@@ -558,7 +541,7 @@ def test_curl_ftps(srv, tmp_path):
     data = random_file(tmp_path / "c.bin", 5 * MiB + 3)
     base = f"ftp://alice:alice-pw@127.0.0.1:{srv.ports['ftp']}/pub"
     curl("--ssl-reqd", "-k", "-T", data, f"{base}/curl-tls.bin")
-    assert sha256(srv.pub / "curl-tls.bin") == sha256(data)
+    assert sha256_file(srv.pub / "curl-tls.bin") == sha256_file(data)
     assert curl("--ssl-reqd", "-k", f"{base}/curl-tls.bin").stdout == data.read_bytes()
 
 

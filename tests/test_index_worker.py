@@ -9,6 +9,7 @@ import time
 import requests
 
 from appliance.uploads import hashing
+from conftest import wait_for
 
 
 def wark_of(data):
@@ -21,14 +22,6 @@ def wark_of(data):
                                     .digest()[:33]).decode()
 
 
-def wait_for(predicate, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_uploads_are_indexed_and_hashed_by_the_worker(make_server):

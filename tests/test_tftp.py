@@ -10,7 +10,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 
 import pytest
@@ -20,6 +19,7 @@ from appliance.refusal import Kind
 from appliance.settings import BY_KEY
 from appliance.tftp import codes
 from appliance.uploads import hashing
+from conftest import wait_for
 
 SALT = BY_KEY[("uploads", "salt")].default
 UP = "/up"   # a volume where everyone may read and write (not overwrite: that needs d as well)
@@ -93,13 +93,6 @@ def temporaries(folder):
     return [n for n in os.listdir(folder) if n.startswith(".filedock-part-")]
 
 
-def wait_for(condition, deadline, what):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {deadline} s")
 
 
 class Raw:

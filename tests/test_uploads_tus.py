@@ -14,6 +14,8 @@ import pytest
 import requests
 from tusclient import client as tusclient
 
+from conftest import sha256_file
+
 MiB = 1 << 20
 NODE_DIR = Path(__file__).resolve().parent / "node"
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -27,8 +29,6 @@ def node_client():
     return NODE_DIR / "tus-upload.mjs"
 
 
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def basic(user):
@@ -64,7 +64,7 @@ def test_tuspy_uploads_stops_and_resumes_across_a_killed_server(make_server, tmp
     resumed = tus.uploader(str(source), url=uploader.url, chunk_size=MiB, upload_checksum=True)
     assert resumed.offset == 5 * MiB
     resumed.upload()
-    assert sha256(srv.pub / "films" / "movie.bin") == sha256(source)
+    assert sha256_file(srv.pub / "films" / "movie.bin") == sha256_file(source)
     assert [p.name for p in (srv.pub / "films").iterdir()] == ["movie.bin"]
     assert offset_of(srv, uploader.url[len(srv.url):], basic("alice")) == (200, source.stat().st_size)
 
@@ -85,7 +85,7 @@ def test_tus_js_client_uploads_aborts_and_resumes(make_server, tmp_path, node_cl
     second = run("--resume", stopped["url"])
     assert second.returncode == 0, second.stdout + second.stderr
     assert json.loads(second.stdout)["done"] is True
-    assert sha256(srv.pub / "photo.raw") == sha256(source)
+    assert sha256_file(srv.pub / "photo.raw") == sha256_file(source)
     # resuming the finished upload (tus-js-client keeps its URL) is done at once: no bytes, no second copy
     index = (srv.pub / "photo.raw").stat().st_ino
     again = run("--resume", stopped["url"])
@@ -166,4 +166,4 @@ def test_a_second_identical_tus_upload_ends_as_a_hardlink(make_server, tmp_path)
         tus.uploader(str(source), chunk_size=MiB, metadata={"filename": "same.bin"}).upload()
     first, second = srv.pub / "same.bin", srv.pub / "again" / "same.bin"
     assert os.stat(first).st_ino == os.stat(second).st_ino and os.stat(second).st_nlink == 2
-    assert sha256(second) == sha256(source)
+    assert sha256_file(second) == sha256_file(source)

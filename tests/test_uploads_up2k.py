@@ -3,7 +3,6 @@ a killed server, corrupt chunks, deduplicated re-uploads and upload rights.
 
 Bytes on the wire are counted by a relay between u2c and the server, so "only the missing chunks travelled"
 is measured, not assumed."""
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ import time
 import requests
 
 from appliance.uploads import hashing
+from conftest import sha256_file
 
 MiB = 1 << 20
 U2C = [sys.executable, "-m", "copyparty.web.a.u2c", "-ns"]
@@ -76,12 +76,6 @@ def make_file(path, size):
     return path
 
 
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(MiB):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def u2c(url, *args, auth="carol", wait=True):
@@ -121,10 +115,10 @@ def test_u2c_uploads_a_200_mib_file_and_a_folder_tree(make_server, tmp_path):
     make_file(tree / "sub" / "deeper" / "c.bin", 3 * MiB + 17)
     done = u2c(srv.url + "/", big, tree)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sha256(srv.root / "big.bin") == sha256(big)
+    assert sha256_file(srv.root / "big.bin") == sha256_file(big)
     for local in tree.rglob("*"):
         remote = srv.root / "tree" / local.relative_to(tree)
-        assert remote.is_dir() if local.is_dir() else sha256(remote) == sha256(local), local
+        assert remote.is_dir() if local.is_dir() else sha256_file(remote) == sha256_file(local), local
     assert part_files(srv.root) == []
     assert srv.db_query("SELECT COUNT(*) FROM uploads") == [(0,)]
     listing = requests.get(srv.url + "/tree/sub/?ls", auth=srv.auth("admin")).json()
@@ -149,7 +143,7 @@ def test_u2c_killed_half_way_resumes_with_only_the_missing_chunks(make_server, t
     assert again.returncode == 0, again.stdout + again.stderr
     resent = relay.sent - before
     assert (200 - held) * MiB <= resent < (200 - held + 1) * MiB
-    assert sha256(srv.root / "big.bin") == sha256(big)
+    assert sha256_file(srv.root / "big.bin") == sha256_file(big)
     assert part_files(srv.root) == []
     rerun = u2c(relay.url + "/", "--sz", "1", big)   # everything is there: a handshake, no chunk
     assert rerun.returncode == 0 and sorted(os.listdir(srv.root)) == ["big.bin"]
@@ -169,7 +163,7 @@ def test_server_killed_and_restarted_mid_upload(make_server, tmp_path):
     srv.start()
     output, _ = client.communicate(timeout=300)
     assert client.returncode == 0, output
-    assert sha256(srv.root / "big.bin") == sha256(big)
+    assert sha256_file(srv.root / "big.bin") == sha256_file(big)
     # bytes already in the relay's socket buffers when the server died are counted too: allow 8 MiB of them
     assert relay.sent - at_kill < (200 - held + 8) * MiB
     assert part_files(srv.root) == []
@@ -197,7 +191,7 @@ def test_chunks_lost_in_a_power_cut_are_sent_again_after_the_reboot(make_server,
     relay.rate, before = None, relay.sent
     done = u2c(relay.url + "/", "--sz", "1", big)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sha256(srv.root / "big.bin") == sha256(big)
+    assert sha256_file(srv.root / "big.bin") == sha256_file(big)
     resent = (relay.sent - before) // MiB                    # chunk bytes, plus well under 1 MiB of requests
     assert resent == 40 - len(held) + len(lost), (resent, len(held))
     assert part_files(srv.root) == []
@@ -239,7 +233,7 @@ def test_duplicate_upload_sends_no_chunk_and_becomes_a_hardlink(make_server, tmp
     first, second = srv.root / "original.bin", srv.root / "elsewhere" / "copy.bin"
     assert not second.is_symlink()
     assert os.stat(first).st_ino == os.stat(second).st_ino and os.stat(second).st_nlink == 2
-    assert sha256(second) == sha256(original)
+    assert sha256_file(second) == sha256_file(original)
 
 
 def test_upload_rights(make_server, tmp_path):
