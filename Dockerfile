@@ -27,9 +27,9 @@ RUN apt-get update \
 # Dependencies first, so a code change does not reinstall them. Behind a TLS-inspecting proxy, mount its CA
 # bundle and name it: --build-arg PIP_CERT=/path/in/build (seen only by these RUN steps, not kept).
 ARG PIP_CERT
-COPY requirements.txt /opt/filedock/src/
+COPY requirements.lock /opt/filedock/src/
 RUN python3 -m venv /opt/filedock/venv \
-    && /opt/filedock/venv/bin/pip install --no-cache-dir -r /opt/filedock/src/requirements.txt
+    && /opt/filedock/venv/bin/pip install --no-cache-dir --require-hashes -r /opt/filedock/src/requirements.lock
 COPY pyproject.toml /opt/filedock/src/
 COPY appliance /opt/filedock/src/appliance
 COPY webapp /opt/filedock/src/webapp

@@ -16,12 +16,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
 NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: install run test test-deps bench oci-image clean
+.PHONY: install run test test-deps bench oci-image lock clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --require-hashes -r requirements.lock
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
@@ -59,6 +59,14 @@ bench: test-deps
 # ARCH=arm64 for Pis and ARM NAS boxes (through qemu-user-static on other machines).
 oci-image:
 	image/build-oci $(if $(ARCH),--arch $(ARCH))
+
+# requirements.lock: every package that ships, pinned with hashes, from requirements.txt (the Ansible role,
+# the OCI image and make install all install exactly this). Run after editing requirements.txt.
+LOCK_VENV := .venv-lock
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q pip-tools; }
+	$(LOCK_VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --no-header -o requirements.lock requirements.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache

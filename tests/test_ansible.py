@@ -222,3 +222,33 @@ def test_admin_hash_is_kept_while_the_password_matches(tmp_path):
     assert admin_hash(path, "old password") == first   # unchanged password: same hash, so no rewrite
     second = admin_hash(path, "new password")
     assert second != first and verify_password("new password", second)
+
+
+def run_checks(tmp_path, **overrides):
+    """Run the role's checks (tasks/checks.yml, which run before anything changes) on localhost."""
+    playbook = tmp_path / "checks.yml"
+    playbook.write_text(json.dumps([{
+        "name": "Run the filedock role's checks", "hosts": "localhost", "connection": "local",
+        "gather_facts": False,
+        "tasks": [{"name": "Checks", "ansible.builtin.include_role": {"name": "filedock", "tasks_from": "checks"}}],
+    }]))
+    env_roles = {"ANSIBLE_ROLES_PATH": str(ROLE.parent)}
+    return subprocess.run([tool("ansible-playbook"), "-i", "localhost,", str(playbook), "-e", json.dumps(overrides)],
+                          cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, **env_roles, "ANSIBLE_NOCOLOR": "1",
+                               "ANSIBLE_PYTHON_INTERPRETER": sys.executable})
+
+
+@pytest.mark.parametrize("password", ["", "change-me", "CHANGE-ME", "short-pw"])
+def test_the_role_refuses_a_missing_or_well_known_admin_password(tmp_path, password):
+    overrides = {"filedock_admin_password": password} if password else {}
+    result = run_checks(tmp_path, **overrides)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "set filedock_admin_password" in output, output[-3000:]
+    if password:
+        assert password not in output.replace("filedock_admin_password", ""), "the password is not printed"
+
+
+def test_the_role_accepts_a_chosen_admin_password(tmp_path):
+    result = run_checks(tmp_path, filedock_admin_password="a-chosen-passphrase")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

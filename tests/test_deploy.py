@@ -32,7 +32,7 @@ from test_oci_image import free_range
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = "systemd,systemd-sysv,dbus,openssh-server,python3"
-PASSWORD = "deploy-pw"
+PASSWORD = "deploy-pw-2026"
 STALE = "appliance/zz_stale_module.py"
 DAEMONS = ("web", "worker", "dav", "ftp", "tftp")
 

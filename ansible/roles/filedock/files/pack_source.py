@@ -6,7 +6,7 @@ import os
 import sys
 import tarfile
 
-PARTS = ["pyproject.toml", "requirements.txt", "appliance", "webapp", "docs"]
+PARTS = ["pyproject.toml", "requirements.lock", "appliance", "webapp", "docs"]
 
 
 def members(root):
