@@ -177,7 +177,8 @@ def check_variables(tmp_path, capable=("ftp", "tftp"), **overrides):
         "tasks": [{"name": "Checks", "ansible.builtin.import_tasks": str(ROLE / "tasks" / "checks.yml")}],
     }]))
     return run(tool("ansible-playbook"), "-i", "localhost,", str(playbook),
-               "-e", json.dumps({"filedock_source_dir": str(source), **overrides}))
+               "-e", json.dumps({"filedock_source_dir": str(source), "filedock_admin_password": "a-chosen-passphrase",
+                                 **overrides}))
 
 
 @pytest.mark.parametrize("overrides, refused", [

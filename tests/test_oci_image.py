@@ -119,9 +119,9 @@ def wait_until_serving(podman, name, port, others=(), host="127.0.0.1"):
     deadline = time.monotonic() + 180   # arm64 runs emulated
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://{host}:{port}/-/health", timeout=2).status_code == 200:
+            if requests.get(f"http://{host}:{port}/-/health", timeout=10).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):   # emulated workers may still be booting
             pass
         time.sleep(0.3)
     else:
