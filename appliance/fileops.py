@@ -162,11 +162,7 @@ class Incoming:
     def keep(self):
         """Stop writing but keep the temporary file, fsynced, so `FileOps.resume_store` can continue it later
         (a protocol whose clients resume by offset: FTP REST/APPE); return (temporary path, size)."""
-        writer = self.writer
-        writer._wait()
-        storage.fsync(writer.file.fileno(), writer.size - writer.flushed)
-        writer._close()
-        return writer.temp, writer.size
+        return self.writer.keep()
 
     def __enter__(self):
         return self
@@ -260,8 +256,11 @@ class FileOps:
         make_folders(self.db, decision.volume, decision.relpath.rpartition("/")[0])
 
     def begin_store(self, vpath, *, length=None, mtime=None, make_parents=False, collision=Collision.EXACT,
-                    asked_replace=False):
-        """Start writing a file at vpath; return an Incoming. The name is settled by the collision rule."""
+                    asked_replace=False, replace_empty=False):
+        """Start writing a file at vpath; return an Incoming. The name is settled by the collision rule; with
+        replace_empty, an existing empty file may be replaced with the create right alone (Windows Explorer
+        creates a file with a 0-byte PUT, then PUTs its content over it: a user who may create files, w or a
+        drop box's u, but not overwrite them loses nothing)."""
         if vpath.endswith("/"):
             raise Refused(Kind.BAD_PATH, "a file needs a name, not a folder path")
         decision = self.require(Action.CREATE, vpath)
@@ -279,7 +278,9 @@ class FileOps:
         if os.path.lexists(target):
             if target.is_dir():
                 raise Refused(Kind.CONFLICT, "a folder with that name exists")
-            replace = may_replace(decision.volume, decision.rights, collision, asked_replace)
+            replace = (may_replace(decision.volume, decision.rights, collision, asked_replace)
+                       or replace_empty and target.is_file() and not target.is_symlink()
+                       and target.stat().st_size == 0)
             if not replace:
                 if collision is Collision.EXACT:
                     raise Refused(Kind.EXISTS, "a file with that name exists and you may not replace it")
@@ -288,25 +289,6 @@ class FileOps:
                 decision = self.require(Action.CREATE, vpath)
                 target = self.real(decision)
         return Incoming(self, decision, target, replace, length, mtime)
-
-    # -- an empty placeholder replaced (added for WebDAV; protocol-neutral) ------------------------------
-    def begin_store_over_empty(self, vpath, *, length=None, mtime=None):
-        """begin_store for a client that names the file, except that an existing empty file may be replaced
-        with the create right alone: Windows Explorer creates a file with a 0-byte PUT, then PUTs its content
-        over it, and a user who may create files (w, or a drop box's u) but not overwrite them loses nothing."""
-        decision = self.require(Action.CREATE, vpath)
-        target = self.real(decision)
-        try:
-            st = os.lstat(target)
-        except (FileNotFoundError, NotADirectoryError):
-            st = None
-        empty = st is not None and stat_module.S_ISREG(st.st_mode) and st.st_size == 0
-        if not empty or may_replace(decision.volume, decision.rights, Collision.EXACT):
-            return self.begin_store(vpath, length=length, mtime=mtime)
-        if length is not None:
-            storage.check_size(decision.volume, length)
-        storage.ensure_space(target.parent, length or 0, self.config.min_free)
-        return Incoming(self, decision, target, True, length, mtime)
 
     def store(self, vpath, read, **options):
         """Write a whole file from read(n) (bytes, b"" at the end); return Stored. Options as begin_store."""
@@ -449,7 +431,7 @@ class FileOps:
             raise Refused(Kind.NOT_FOUND, "the partial upload is gone; start again")
         if offset > temp.stat().st_size:
             raise Refused(Kind.CONFLICT, f"the partial upload holds fewer than {offset} bytes")
-        incoming.writer = _Reopened(incoming.target, temp, offset)
+        incoming.writer = storage.AtomicWriter(incoming.target, temp, offset)
         return incoming
 
     def begin_append(self, vpath, offset, **options):
@@ -470,19 +452,6 @@ class FileOps:
             incoming.discard()
             raise
         return incoming
-
-
-class _Reopened(storage.AtomicWriter):
-    """An AtomicWriter continuing an existing temporary file at an offset (its attributes as
-    storage.AtomicWriter.__init__ sets them, for a file it did not create)."""
-
-    def __init__(self, target, temp, offset):
-        self.target, self.temp = Path(target), Path(temp)
-        self.file = open(self.temp, "r+b", buffering=0)
-        self.file.truncate(offset)
-        self.direct = storage.DirectDescriptor(self.temp)
-        self.size = self.flushed = offset
-        self.storing = None
 
 
 def _copy(source, dest):

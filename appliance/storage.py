@@ -242,14 +242,21 @@ class AtomicWriter:
     """Write a file through a hidden temporary name; `publish()` makes it visible, anything else discards it.
 
     `write(block)` stores blocks in order; a whole page-aligned block goes through O_DIRECT in a thread while
-    the caller receives the next one, so the block must stay valid until the following write() call."""
+    the caller receives the next one, so the block must stay valid until the following write() call.
+    `keep()` stops without discarding (the temporary file stays, fsynced), and `AtomicWriter(target, temp,
+    offset)` continues such a kept file at offset, dropping what it holds beyond (resumable uploads)."""
 
-    def __init__(self, target):
+    def __init__(self, target, temp=None, offset=0):
         self.target = Path(target)
-        self.temp = temp_path(self.target.parent)
-        self.file = open(self.temp, "xb", buffering=0)
+        if temp is None:
+            self.temp = temp_path(self.target.parent)
+            self.file = open(self.temp, "xb", buffering=0)
+        else:
+            self.temp = Path(temp)
+            self.file = open(self.temp, "r+b", buffering=0)
+            self.file.truncate(offset)
         self.direct = DirectDescriptor(self.temp)
-        self.size = self.flushed = 0
+        self.size = self.flushed = offset
         self.storing = None
 
     def _wait(self):
@@ -276,6 +283,14 @@ class AtomicWriter:
         fsync(self.file.fileno(), self.size - self.flushed)
         self._close()
         publish(self.temp, self.target, replace)
+
+    def keep(self):
+        """fsync and close, keeping the temporary file for a later AtomicWriter(target, temp, size); return
+        (temp, size)."""
+        self._wait()
+        fsync(self.file.fileno(), self.size - self.flushed)
+        self._close()
+        return self.temp, self.size
 
     def _close(self):
         self.direct.close()

@@ -239,6 +239,16 @@ class Server:
             conn.close()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, shared by the browser tests of one module."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def make_server():
     """Factory of isolated servers; every one is stopped and removed after the test."""

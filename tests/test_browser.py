@@ -14,21 +14,12 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from conftest import launch_chromium
 
 LONG_NAME = "a-very-long-file-name-without-spaces-that-would-push-the-page-sideways_" * 3 + ".pdf"
 # Emoji and pictographs: they show as empty boxes on machines without an emoji font.
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

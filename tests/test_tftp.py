@@ -4,7 +4,6 @@ served byte for byte, nothing else is, uploads land atomically and indexed only 
 tftp-hpa exits 0 even when the server refuses, and both clients leave an empty local file behind: every check
 compares content, or reads the error the client printed.
 """
-import hashlib
 import os
 import signal
 import socket
@@ -19,7 +18,7 @@ from appliance.refusal import Kind
 from appliance.settings import BY_KEY
 from appliance.tftp import codes
 from appliance.uploads import hashing
-from conftest import wait_for
+from conftest import sha256_file, wait_for
 
 SALT = BY_KEY[("uploads", "salt")].default
 UP = "/up"   # a volume where everyone may read and write (not overwrite: that needs d as well)
@@ -75,13 +74,6 @@ def atftp(srv, direction, remote, local, *options, trace=False):
 def local_bytes(path):
     return path.read_bytes() if path.exists() else b""
 
-
-def digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def visible(folder):
@@ -186,9 +178,9 @@ def test_40_mib_at_blksize_512_rolls_block_numbers_over(srv, tmp_path):
     started = time.monotonic()
     code, output = atftp(srv, "-g", "/pub/big.img", tmp_path / "atftp.img", "blksize 512")
     assert code == 0, output
-    assert digest(tmp_path / "atftp.img") == digest(big)
+    assert sha256_file(tmp_path / "atftp.img") == sha256_file(big)
     hpa(srv, "get", "/pub/big.img", tmp_path / "hpa.img")   # no options: 512-byte blocks
-    assert digest(tmp_path / "hpa.img") == digest(big)
+    assert sha256_file(tmp_path / "hpa.img") == sha256_file(big)
     assert time.monotonic() - started < 60
 
 
@@ -255,7 +247,7 @@ def test_put_past_the_rollover(srv, tmp_path):
             f.write(os.urandom(1 << 20))
     code, output = atftp(srv, "-p", f"{UP}/image.bin", source, "blksize 512")
     assert code == 0, output
-    assert digest(srv.up / "image.bin") == digest(source)
+    assert sha256_file(srv.up / "image.bin") == sha256_file(source)
 
 
 def test_repeated_blocks_across_the_rollover_are_acknowledged_again(srv):

@@ -12,6 +12,7 @@ hashing Web Workers, dialogs, views, icons, styles, an error page) raises no CSP
 hold nothing inline that the app's policy would block. test_browser.py and test_browser_upload.py cover the rest
 of the UI under the same policy.
 """
+import contextlib
 import io
 import re
 import struct
@@ -22,9 +23,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
 
-from conftest import launch_chromium
 
 SANDBOX = "sandbox"
 APP_DIRECTIVES = {
@@ -101,20 +100,25 @@ def assert_app_headers(headers):
     assert "'unsafe-inline'" not in headers["content-security-policy"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
 def log_in(page, server, user):
     page.goto(f"{server.url}/-/login?next=/")
     page.fill("#username", user)
     page.fill("#password", server.auth(user)[1])
     page.click("form.stack button[type=submit]")
     page.wait_for_url(server.url + "/")
+
+
+@contextlib.contextmanager
+def admin_page(browser, server):
+    """A fresh browser context with a page logged in as admin; (context, page), closed afterwards."""
+    context = browser.new_context()
+    context.set_default_timeout(15000)
+    try:
+        page = context.new_page()
+        log_in(page, server, "admin")
+        yield context, page
+    finally:
+        context.close()
 
 
 def wait_until(page, expression, seconds):
@@ -191,12 +195,7 @@ def test_uploaded_page_cannot_act_as_the_admin_who_opens_it(server, browser):
         assert put.status_code == 201, put.text
     before = set(p.name for p in server.root.iterdir())
 
-    context = browser.new_context()
-    context.set_default_timeout(15000)
-    try:
-        page = context.new_page()
-        log_in(page, server, "admin")
-
+    with admin_page(browser, server) as (context, page):
         # Control: the same page as if it came from the app's origin without the user-file policy does its harm,
         # so the script works and the admin's session really could be abused.
         control_url = f"{server.url}/-/control-{tag}.html"
@@ -235,8 +234,6 @@ def test_uploaded_page_cannot_act_as_the_admin_who_opens_it(server, browser):
 
         page.goto(server.url + "/")
         assert page.evaluate("localStorage.getItem('pwned')") == control_folder   # only the control wrote it
-    finally:
-        context.close()
     assert not (server.root / victim_folder).exists() and not (server.root / disguised_folder).exists()
     assert set(p.name for p in server.root.iterdir()) - before == {control_folder}
 
@@ -285,11 +282,7 @@ def test_pictures_media_text_and_pdfs_stay_viewable_inline(server, browser):
     files = {"photo.png": png(40, 30), "sound.wav": wav(1.0), "notes.txt": b"plain words\n", "paper.pdf": pdf("Hi")}
     for name, data in files.items():
         (server.root / folder / name).write_bytes(data)
-    context = browser.new_context()
-    context.set_default_timeout(15000)
-    try:
-        page = context.new_page()
-        log_in(page, server, "admin")
+    with admin_page(browser, server) as (_context, page):
         url = f"{server.url}/{folder}/"
         for name in files:
             assert_user_file_headers(page.goto(url + name).all_headers(), media=name.endswith(".wav"))
@@ -306,8 +299,6 @@ def test_pictures_media_text_and_pdfs_stay_viewable_inline(server, browser):
                         break
                     page.wait_for_timeout(100)
                 assert any(f.url.startswith("chrome-extension://") for f in page.frames), [f.url for f in page.frames]
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("name, body, mimetype", [

@@ -12,9 +12,11 @@ from urllib.parse import quote
 from flask import abort, jsonify, redirect, request
 from flask import Request
 
-from appliance import index, storage
+from appliance import storage
 from appliance.access import Action, decide, vpath_of
 from appliance.fileops import Collision, FileOps, may_replace
+from appliance.uploads import finish
+from appliance.uploads.target import Target, join
 
 from . import context
 from .body import body_reader
@@ -89,16 +91,14 @@ def _store_part(ops, decision, storage_part, folder_rel):
     temp = storage_part.stream.name
     storage_part.stream.flush()
     size = os.fstat(storage_part.stream.fileno()).st_size
-    storage.fsync(storage_part.stream.fileno(), size)
     storage.check_size(volume, size)
-    replace = (os.path.lexists(target) and target.is_file()
-               and may_replace(volume, target_decision.rights, Collision.VOLUME))
-    name = target.name if replace else storage.unique_name(target.parent, target.name)
-    final = target.parent / name
-    storage.publish(temp, final, replace=replace)
+    folder, _, name = target_decision.relpath.rpartition("/")
+    replace_ok = may_replace(volume, target_decision.rights, Collision.VOLUME)
+    # the upload engine's last step: fsync, settle the name (a free one unless replacing), rename, index
+    name = finish.publish(context.db(), Target(volume, folder, target.parent, name, replace_ok), temp,
+                          fd=storage_part.stream.fileno())
     request.upload_temps.remove(temp)
-    rel = "/".join([*rel.split("/")[:-1], name])
-    index.note_file(context.db(), volume, rel, final)
+    rel = join(folder, name)
     return {"name": name, "href": _href(volume, rel), "sz": size}
 
 

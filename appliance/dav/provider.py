@@ -153,10 +153,8 @@ class FileResource(_Resource, DAVNonCollection):
         length = int(length) if length and length.isdigit() else None
         with answering(self.method):
             mtime = self.provider.client_mtime(self.environ)
-            if self.provider.quirks.replace_empty_file:
-                self.incoming = self.ops.begin_store_over_empty(self.vpath, length=length, mtime=mtime)
-            else:
-                self.incoming = self.ops.begin_store(self.vpath, length=length, mtime=mtime)
+            self.incoming = self.ops.begin_store(self.vpath, length=length, mtime=mtime,
+                                                 replace_empty=self.provider.quirks.replace_empty_file)
         return self
 
     def write(self, block):
@@ -167,7 +165,10 @@ class FileResource(_Resource, DAVNonCollection):
         """Publish the written file (fsync, rename into place, index)."""
         with answering(self.method):
             self.incoming.finish()
-            self.entry = self.ops.stat(self.vpath) if self.ops.exists(self.vpath) else None
+            try:
+                self.entry = self.ops.stat(self.vpath)
+            except Refused:   # an upload-only principal may not look at what it stored
+                self.entry = None
 
     def end_write(self, *, with_errors):
         if with_errors and self.incoming is not None:

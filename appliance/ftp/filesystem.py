@@ -114,7 +114,9 @@ class VolumeFS(AbstractedFS):
             if not mounts:
                 raise
             return [Listed(entry, self.ops.rights(_join(path, entry.name))) for entry in mounts]
-        return [Listed(entry, self.ops.rights(_join(path, entry.name)) if entry.is_dir else listing.rights)
+        # a folder inside the volume holds the volume's rights; only a mounted child volume has its own
+        volumes = {entry.name for entry in self.ops.mounts(path)}
+        return [Listed(entry, self.ops.rights(_join(path, entry.name)) if entry.name in volumes else listing.rights)
                 for entry in listing.entries]
 
     listdirinfo = listdir
