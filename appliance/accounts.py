@@ -45,6 +45,11 @@ def verify_password(password, stored):
     return hmac.compare_digest(actual, expected)
 
 
+# A stored hash no password matches: the account exists (volumes may name it) but cannot log in until
+# `filedock user passwd` sets a password. The Pi image's admin is this until its first boot.
+LOCKED = "locked$until-a-password-is-set"
+
+
 def generate_password():
     """A new random password that is easy to type: 4 groups of 5 letters and digits."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"

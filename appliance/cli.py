@@ -65,9 +65,16 @@ def _ask_password(args):
     return first
 
 
+def _end_sessions(cfg, name):
+    """Log a user out everywhere. Before any daemon made the database there is none to end, and none is
+    made here: one made by root would be root's, and the daemons' user could not open it."""
+    from .db import Database
+    if (cfg.state_dir / Database.FILE_NAME).exists():
+        Database(cfg.state_dir).sessions_delete_user(name)
+
+
 def cmd_user(args):
     from . import accounts, configfile
-    from .db import Database
     path = find_config_path(args.config)
     cfg = load(path)
     if args.action == "list":
@@ -81,13 +88,13 @@ def cmd_user(args):
         raise SystemExit(f"no user {args.name!r}; see: filedock user list")
     if args.action == "del":
         configfile.edit(path, lambda doc: configfile.remove_user(doc, args.name))
-        Database(cfg.state_dir).sessions_delete_user(args.name)
+        _end_sessions(cfg, args.name)
         print(f"deleted {args.name}")
         return 0
     hashed = accounts.hash_password(_ask_password(args))
     configfile.edit(path, lambda doc: configfile.set_user(doc, args.name, hashed, args.group or ()))
     if args.action == "passwd":   # a new password logs out every session of the old one
-        Database(cfg.state_dir).sessions_delete_user(args.name)
+        _end_sessions(cfg, args.name)
     print(f"{'added' if args.action == 'add' else 'changed password of'} {args.name}")
     return 0
 

@@ -74,10 +74,12 @@ def _row_dict(cursor, row):
 class Database:
     """One process's connection to the state database."""
 
+    FILE_NAME = "filedock.sqlite3"
+
     def __init__(self, state_dir):
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = state_dir / "filedock.sqlite3"
+        self.path = state_dir / self.FILE_NAME
         self._lock = threading.RLock()
         self._conn = self._connect()
         with self.transaction():

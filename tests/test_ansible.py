@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from appliance import config, daemons
-from appliance.accounts import hash_password, verify_password
+from appliance.accounts import LOCKED, hash_password, verify_password
 
 REPO = Path(__file__).resolve().parent.parent
 ANSIBLE = REPO / "ansible"
@@ -253,3 +253,28 @@ def test_the_role_refuses_a_missing_or_well_known_admin_password(tmp_path, passw
 def test_the_role_accepts_a_chosen_admin_password(tmp_path):
     result = run_checks(tmp_path, filedock_admin_password="a-chosen-passphrase")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+def test_an_image_build_needs_no_admin_password_and_writes_a_locked_admin(tmp_path):
+    """filedock_admin_at_first_boot (the Pi image): no password is asked for, the admin account is written
+    locked (no password logs in), and `filedock check-config` accepts it; the first boot sets the password."""
+    assert run_checks(tmp_path, filedock_admin_at_first_boot=True).returncode == 0
+    data = tmp_path / "data"
+    data.mkdir()
+    out = render(tmp_path, filedock_data_dir=str(data), filedock_state_dir=str(tmp_path / "state"),
+                 filedock_admin_at_first_boot=True, filedock_web_port=80,
+                 filedock_volumes=[{"url": "/", "path": str(data), "access": {"admin": "rwmda"}}])
+    checked = subprocess.run([sys.executable, "-m", "appliance.cli", "--config", str(out / "filedock.toml"),
+                              "check-config"], cwd=REPO, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    locked = config.load(out / "filedock.toml", environ={}).users["admin"].password_hash
+    assert locked == LOCKED and not any(verify_password(guess, locked) for guess in ("", "admin", LOCKED))
+
+
+def test_the_image_playbook_parses_and_is_lint_clean(monkeypatch):
+    monkeypatch.setenv("ANSIBLE_ROLES_PATH", str(ROLE.parent))    # as image/build-sd runs it
+    playbook = "image/sd/playbook.yml"
+    result = run(tool("ansible-playbook"), "-i", "/tmp/rootfs,", "--syntax-check", playbook)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = lint(playbook)
+    assert result.returncode == 0, result.stdout + result.stderr

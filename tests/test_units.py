@@ -23,7 +23,7 @@ UNITS = Path(__file__).resolve().parent.parent / "units"
 SERVICES = [f"filedock-{d.name}.service" for d in DAEMONS]   # one unit for every daemon of the table
 ALL_UNITS = SERVICES + ["filedock.target"]
 # The daemons whose appliance ports are below 1024 (FTP 21, TFTP 69) get that one capability, nobody else.
-LOW_PORT_DAEMONS = {"ftp", "tftp"}
+LOW_PORT_DAEMONS = ("web", "ftp", "tftp")
 ALWAYS_ON = ["filedock-web.service", "filedock-worker.service"]
 BINARY = "/opt/filedock/venv/bin/filedock"
 MAX_EXPOSURE = 3.0  # systemd-analyze security: below 3.0 is rated "OK", 0 is perfect
