@@ -8,15 +8,19 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CONFIG ?= filedock.toml
 ROOT ?= srv
-# Debian packages the tests drive as real clients.
+# Debian packages image/build-sd needs (the Raspberry Pi image).
+DEB_SDIMAGE_PACKAGES := mmdebstrap arch-test qemu-user-static binfmt-support dosfstools mtools fdisk e2fsprogs \
+  bmap-tools xz-utils
+BUILD_VENV := .venv-build
+# Debian packages the tests drive as real clients (the image tests boot the Pi image in qemu-system-arm).
 DEB_TEST_PACKAGES := curl lftp litmus cadaver davfs2 smbclient samba tftp-hpa atftp rclone chromium wrk iperf3 \
   systemd python3-seccomp fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client \
-  buildah podman runc qemu-user-static binfmt-support
+  buildah podman runc qemu-system-arm $(DEB_SDIMAGE_PACKAGES)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
 NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: install run test test-deps bench oci-image lock clean
+.PHONY: install run test test-deps bench oci-image sdimage lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +39,12 @@ $(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
 	$(PIP) install -q -r requirements-test.txt
 	touch $@
 
-test-deps: $(VENV)/.test-installed
+$(BUILD_VENV)/.installed: image/sd/requirements-build.txt
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install -q -r image/sd/requirements-build.txt
+	touch $@
+
+test-deps: $(VENV)/.test-installed $(BUILD_VENV)/.installed
 	@missing=""; for p in $(DEB_TEST_PACKAGES) $(NODE_PACKAGE); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -59,6 +68,16 @@ bench: test-deps
 # ARCH=arm64 for Pis and ARM NAS boxes (through qemu-user-static on other machines).
 oci-image:
 	image/build-oci $(if $(ARCH),--arch $(ARCH))
+
+# The Raspberry Pi SD-card image (arm64) in dist/: .img.xz, .bmap, SHA256SUMS (needs root; README, "Raspberry
+# Pi"). Downloads are cached in /var/cache/filedock-sdimage for the next build.
+sdimage: $(BUILD_VENV)/.installed
+	@missing=""; for p in $(DEB_SDIMAGE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	$(SUDO) image/build-sd --ansible-playbook $(BUILD_VENV)/bin/ansible-playbook
 
 # requirements.lock: every package that ships, pinned with hashes, from requirements.txt (the Ansible role,
 # the OCI image and make install all install exactly this). Run after editing requirements.txt.
