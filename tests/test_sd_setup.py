@@ -32,7 +32,8 @@ def test_the_shipped_filedock_txt_names_every_setting_once_and_no_secret():
 
 
 def test_parse_takes_spaces_quotes_comments_and_windows_line_ends():
-    text = "# a comment\r\nHostname = nas\r\n  wifi_ssid=\"Home Net\"\r\nnot a setting\r\nadmin_password='pw=with=equals'\r\n"
+    text = ("# a comment\r\nHostname = nas\r\n  wifi_ssid=\"Home Net\"\r\nnot a setting\r\n"
+            "admin_password='pw=with=equals'\r\n")
     assert setup.parse(text) == {"hostname": "nas", "wifi_ssid": "Home Net", "admin_password": "pw=with=equals"}
 
 

@@ -29,6 +29,8 @@ BOOT_TIMEOUT = 15 * 60          # first start under TCG: growing the root, SSH k
 PASSWORD = "pi-admin-pw-2026"
 U2C = [sys.executable, "-m", "copyparty.web.a.u2c", "-ns"]
 PLAYBOOK = REPO / ".venv-build/bin/ansible-playbook"
+# the first test also waits for the build (the module fixture); every boot stays well within this
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + BOOT_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +295,8 @@ def test_a_card_set_up_in_filedock_txt_serves_u2c_uploads_and_keeps_them_over_a_
 def test_a_card_with_nothing_set_generates_a_password_and_keeps_files_on_the_usb_disk(raw_image, boot, tmp_path):
     disk = card(raw_image, tmp_path)
     usb = tmp_path / "usb.img"
-    subprocess.run(["mkfs.ext4", "-q", "-L", "FDUSB", str(usb), "256M"], check=True)
+    # bigger than the 256 MiB filedock keeps free
+    subprocess.run(["mkfs.ext4", "-q", "-L", "FDUSB", str(usb), "1G"], check=True, capture_output=True)
     write_boot_file(disk, "filedock.txt", edited_settings(
         disk, data_disk="LABEL=FDUSB", ssh_public_key=boot.public_key, wifi_country="Germany",
         wifi_ssid="home", wifi_password="a-long-passphrase"), tmp_path)
