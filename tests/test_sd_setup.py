@@ -37,6 +37,10 @@ def test_parse_takes_spaces_quotes_comments_and_windows_line_ends():
     assert setup.parse(text) == {"hostname": "nas", "wifi_ssid": "Home Net", "admin_password": "pw=with=equals"}
 
 
+def test_parse_takes_a_file_notepad_saved_with_a_bom():
+    assert setup.parse("\ufeffhostname=nas\r\n") == {"hostname": "nas"}
+
+
 def test_unknown_keys_are_named():
     assert setup.unknown_keys({"hostname": "x", "wifi_pasword": "typo"}) == ["wifi_pasword"]
 

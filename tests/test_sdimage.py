@@ -254,8 +254,12 @@ def test_the_image_holds_the_pi_boot_files_and_no_secret(raw_image, tmp_path):
     assert config["users"]["admin"]["password_hash"] == LOCKED and config["web"]["port"] == 80
     for unit in ("filedock.target.wants/filedock-web.service", "filedock.target.wants/filedock-dav.service",
                  "filedock.target.wants/filedock-ftp.service", "multi-user.target.wants/filedock.target",
-                 "sysinit.target.wants/filedock-setup.service"):
+                 "sysinit.target.wants/filedock-setup.service", "timers.target.wants/apt-daily-upgrade.timer",
+                 "multi-user.target.wants/avahi-daemon.service", "multi-user.target.wants/systemd-networkd.service"):
         assert "Type: symlink" in debugfs(root_fs, f"stat /etc/systemd/system/{unit}"), unit
+    # Debian's security updates install by themselves
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in debugfs(root_fs, "cat /etc/apt/apt.conf.d/20auto-upgrades")
+    assert "bookworm-security" in debugfs(root_fs, "cat /etc/apt/sources.list")
 
 
 def test_a_card_set_up_in_filedock_txt_serves_u2c_uploads_and_keeps_them_over_a_restart(raw_image, boot, tmp_path):
@@ -276,6 +280,7 @@ def test_a_card_set_up_in_filedock_txt_serves_u2c_uploads_and_keeps_them_over_a_
     assert session.get(pi.url("/holiday.bin"), timeout=120).content == payload.read_bytes()
     assert pi.ssh("hostname").strip() == "pi-test"
     assert pi.ssh("readlink /etc/localtime").strip() == "/usr/share/zoneinfo/Europe/Berlin"
+    assert pi.ssh("getent hosts pi-test.local").split()[:2] == ["10.0.2.15", "pi-test.local"]   # avahi (mDNS)
     assert int(pi.ssh("findmnt -bno SIZE /").strip()) > original_root + 768 * MiB   # grown to the card
     assert pi.ssh("ls /etc/ssh").count("_key.pub") >= 3                             # made on this card
     pi.power_off()
