@@ -10,6 +10,7 @@ key, a hostname and a time zone in filedock.txt is booted twice (upload with u2c
 and the password still there on the second); a card with nothing set gets a generated password, read back from
 the boot partition, and keeps its files on a USB disk named in filedock.txt.
 """
+import ftplib
 import json
 import os
 import re
@@ -112,7 +113,7 @@ class Pi:
 
     def __init__(self, disk, folder, key, extra_disks=()):
         self.disk, self.folder, self.key, self.extra_disks = disk, folder, key, extra_disks
-        self.web_port, self.ssh_port = free_port(), free_port()
+        self.web_port, self.ssh_port, self.dav_port, self.ftp_port = free_port(), free_port(), free_port(), free_port()
         self.console = folder / f"console-{self.web_port}.log"
         self.process = None
 
@@ -133,7 +134,8 @@ class Pi:
              "-kernel", str(self.folder / kernel), "-initrd", str(self.folder / initrd), "-append", cmdline,
              *drives, "-device", "virtio-rng-pci",
              "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.web_port}-:80,"
-                        f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22",
+                        f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22,hostfwd=tcp:127.0.0.1:{self.dav_port}-:8081,"
+                        f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21",
              "-device", "virtio-net-pci,netdev=n0", "-display", "none", "-monitor", "none",
              "-serial", f"file:{self.console}", "-no-reboot"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -278,9 +280,18 @@ def test_a_card_set_up_in_filedock_txt_serves_u2c_uploads_and_keeps_them_over_a_
     payload.write_bytes(os.urandom(6 * MiB + 12345))
     u2c_upload(pi, PASSWORD, payload)
     assert session.get(pi.url("/holiday.bin"), timeout=120).content == payload.read_bytes()
+    # WebDAV and FTP run as their units, with the same account and the same file
+    dav = f"http://127.0.0.1:{pi.dav_port}/holiday.bin"
+    assert requests.get(dav, auth=("admin", PASSWORD), timeout=120).content == payload.read_bytes()
+    assert requests.get(dav, auth=("admin", "wrong-password"), timeout=60).status_code == 401
+    with ftplib.FTP() as ftp:
+        ftp.connect("127.0.0.1", pi.ftp_port, timeout=60)
+        ftp.login("admin", PASSWORD)
+        ftp.voidcmd("TYPE I")
+        assert ftp.size("holiday.bin") == payload.stat().st_size
     assert pi.ssh("hostname").strip() == "pi-test"
     assert pi.ssh("readlink /etc/localtime").strip() == "/usr/share/zoneinfo/Europe/Berlin"
-    assert pi.ssh("getent hosts pi-test.local").split()[:2] == ["10.0.2.15", "pi-test.local"]   # avahi (mDNS)
+    assert pi.ssh("getent ahostsv4 pi-test.local").split()[0] == "10.0.2.15"   # avahi answers for NAME.local
     assert int(pi.ssh("findmnt -bno SIZE /").strip()) > original_root + 768 * MiB   # grown to the card
     assert pi.ssh("ls /etc/ssh").count("_key.pub") >= 3                             # made on this card
     pi.power_off()
