@@ -4,7 +4,7 @@
     filedock check-config
     filedock user add NAME [--password PW] [--group G ...] | passwd NAME [--password PW] | del NAME | list
     filedock run                  every enabled daemon under one supervisor (make run, containers)
-    filedock web | worker | dav | ftp | tftp    one daemon in the foreground (systemd units; daemons.DAEMONS)
+    filedock web | worker | dav | ftp | tftp | smb    one daemon in the foreground (systemd units; daemons.DAEMONS)
 
 Contract: a bad config makes every command exit with status 2 and one line naming the file, the key and
 the fix, never a traceback. The config file is found by --config (before or after the subcommand),
@@ -21,8 +21,8 @@ from . import daemons, netaddr, supervisor
 from .config import ConfigError, find_config_path, load
 
 
-URL_SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp"}
-NAMES = {"web": "web UI", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP"}
+URL_SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp", "smb": "smb"}
+NAMES = {"web": "web UI", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP", "smb": "SMB"}
 
 
 def _urls(cfg, section="web"):
@@ -42,6 +42,7 @@ def cmd_init(args):
     password = args.admin_password or accounts.generate_password()
     configfile.write_starter(path, root, accounts.hash_password(password), state_dir=args.state_dir)
     cfg = load(path)
+    _store_smb_password(cfg, "admin", password)
     print(f"wrote {path}: serving {root.resolve()} at {' and '.join(_urls(cfg))}")
     if not args.admin_password:
         print(f"log in as admin with password: {password}")
@@ -73,6 +74,15 @@ def _end_sessions(cfg, name):
         Database(cfg.state_dir).sessions_delete_user(name)
 
 
+def _store_smb_password(cfg, name, password):
+    """Give Samba its own hash of a password just set (SMB cannot check filedock's scrypt hashes)."""
+    from .smb import passdb
+    try:
+        passdb.set_password(cfg.state_dir, name, password)
+    except ValueError as exc:
+        print(f"filedock: {exc}; the account works on every other protocol", file=sys.stderr)
+
+
 def cmd_user(args):
     from . import accounts, configfile
     path = find_config_path(args.config)
@@ -89,10 +99,19 @@ def cmd_user(args):
     if args.action == "del":
         configfile.edit(path, lambda doc: configfile.remove_user(doc, args.name))
         _end_sessions(cfg, args.name)
+        from .smb import passdb
+        passdb.remove(cfg.state_dir, args.name)
         print(f"deleted {args.name}")
         return 0
-    hashed = accounts.hash_password(_ask_password(args))
+    password = _ask_password(args)
+    same = args.action == "passwd" and accounts.verify_password(password, cfg.users[args.name].password_hash)
+    if same and not args.group:
+        _store_smb_password(cfg, args.name, password)   # the same password: only SMB's copy is made sure of
+        print(f"password of {args.name} unchanged")
+        return 0
+    hashed = accounts.hash_password(password)
     configfile.edit(path, lambda doc: configfile.set_user(doc, args.name, hashed, args.group or ()))
+    _store_smb_password(cfg, args.name, password)
     if args.action == "passwd":   # a new password logs out every session of the old one
         _end_sessions(cfg, args.name)
     print(f"{'added' if args.action == 'add' else 'changed password of'} {args.name}")

@@ -34,6 +34,7 @@ class Volume:
     dedup: str
     on_collision: str
     max_file_size: int  # bytes, 0 = unlimited
+    time_machine: int = 0   # bytes a Mac may back up to it over SMB, 0 = not a Time Machine target
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ def _volume(index, table, base, file, users, groups):
     if collision not in COLLISION_POLICIES:
         raise ConfigError(f"{where}.on_collision = {collision!r}: valid values are {', '.join(COLLISION_POLICIES)}")
     max_size = parse_size(table.get("max_file_size", "0"), f"{where}.max_file_size")
-    return Volume(url, path, access, dedup, collision, max_size)
+    time_machine = parse_size(table.get("time_machine") or "0", f"{where}.time_machine")
+    return Volume(url, path, access, dedup, collision, max_size, time_machine)
 
 
 def _users_and_groups(doc, file):
@@ -273,8 +275,4 @@ def load(path=None, environ=None):
             raise ConfigError(f"{file}: two [[volumes]] share url {volume.url!r}; each URL path can be served once")
         seen.add(volume.url)
     min_free = parse_size(values[("uploads", "min_free")], f"{file}: [uploads] min_free")
-    for section, name in settings.NOT_YET_SERVED.items():
-        if values[(section, "enabled")]:
-            raise ConfigError(f"{file}: [{section}] enabled = true: {name} is not served by this version yet; "
-                              f"set it to false")
     return Config(path=file.resolve(), values=values, volumes=volumes, users=users, min_free=min_free)

@@ -24,6 +24,7 @@ DAEMONS = (
     Daemon("dav", "dav", "appliance.dav.server:serve", "WebDAV (WsgiDAV under gunicorn + gevent)"),
     Daemon("ftp", "ftp", "appliance.ftp.server:serve", "FTP and FTPS (pyftpdlib)"),
     Daemon("tftp", "tftp", "appliance.tftp.server:serve", "TFTP, read-mostly, no login (tftpy)"),
+    Daemon("smb", "smb", "appliance.smb.server:serve", "SMB for Windows, macOS and Linux (Samba's smbd)"),
 )
 BY_NAME = {d.name: d for d in DAEMONS}
 

@@ -72,10 +72,8 @@ SETTINGS = [
     Setting("smb", "enabled", bool, False, "Serve SMB through Samba with a generated smb.conf."),
     Setting("smb", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("smb", "port", int, 4450, "TCP port of SMB (the appliance images use 445, which Windows requires)."),
+    Setting("smb", "workgroup", str, "WORKGROUP", "Workgroup shown to Windows (its default is WORKGROUP)."),
 ]
-
-# Protocol sections whose daemon comes with a later release: enabling one is refused, not silently ignored.
-NOT_YET_SERVED = {"smb": "SMB"}
 
 SECTIONS = sorted({s.section for s in SETTINGS})
 BY_KEY = {(s.section, s.key): s for s in SETTINGS}
@@ -88,4 +86,6 @@ VOLUME_KEYS = {
     "dedup": (str, "hardlink", "How identical uploads are stored: hardlink, reflink or copy."),
     "on_collision": (str, "rename", "An upload onto an existing name: rename (add a suffix) or overwrite."),
     "max_file_size": (str, "0", "Largest accepted file, e.g. \"4G\" (0 = no limit)."),
+    "time_machine": (str, "", "Offer the volume to Macs over SMB as a Time Machine backup target of at most "
+                              "this size, e.g. \"500G\" (empty: not a target)."),
 }

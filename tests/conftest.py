@@ -171,6 +171,10 @@ class Server:
         self.env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
         self.log_path = self.base / "server.log"
         self.process = None
+        if "smb" in self.ports:   # what `filedock user passwd` does for each account: Samba's own hash
+            from appliance.smb import passdb
+            for user in USERS:
+                passdb.set_password(self.state_dir, user, password_of(user))
         self.start()
 
     def cli(self, *args, input=None, check=True):
@@ -205,6 +209,26 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        if sig == signal.SIGKILL:   # a power cut leaves nothing running
+            for pid in self.leftover_processes():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def leftover_processes(self):
+        """Pids of processes still naming this instance's folder (Samba's helpers leave their session)."""
+        marker = str(self.base).encode()
+        found = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and int(entry.name) != os.getpid():
+                try:
+                    cmdline = Path(entry.path, "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if marker in cmdline:
+                    found.append(int(entry.name))
+        return found
 
     def restart(self):
         self.stop()

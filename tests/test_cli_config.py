@@ -75,7 +75,7 @@ def test_init_takes_the_admin_password_from_the_environment(tmp_path):
     ('[[volumes]]\nurl = "/z"\npath = "."\naccess = { "*" = "rx" }\n', ["'x'", "valid letters"]),
     ('[[volumes]]\nurl = "/w"\npath = "."\ndedup = "symlink"\n', ["dedup", "hardlink, reflink, copy"]),
     ('[nope]\n', ["unknown section [nope]"]),
-    ('[smb]\nenabled = true\n', ["[smb] enabled", "not served by this version yet"]),
+    ('[smb]\nworkgroup = 5\n', ["[smb] workgroup", "expected str"]),
     ('[ftp]\npassive_ports = "30000:30009"\n', ["[ftp] passive_ports", "\"30000-30009\""]),
     ('[ftp]\npassive_ports = "30009-30000"\n', ["[ftp] passive_ports", "low-high"]),
     ('[dav]\nmacos_dotfiles = "delete"\n', ["[dav] macos_dotfiles", "keep, hide, refuse"]),

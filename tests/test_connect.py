@@ -45,7 +45,7 @@ def test_admin_sees_every_enabled_daemon_at_its_configured_port(make_server):
     assert (ftp["status"], ftp["port"], ftp["url"]) == ("enabled", srv.ports["ftp"], f"ftp://nas.lan:{srv.ports['ftp']}/")
     assert ftp["tls"] is True and any("FTPS" in note for note in ftp["notes"])
     assert protocols["tftp"] == {**protocols["tftp"], "status": "disabled", "enable": "[tftp] enabled = true"}
-    assert protocols["smb"]["status"] == "coming"
+    assert protocols["smb"] == {**protocols["smb"], "status": "disabled", "enable": "[smb] enabled = true"}
     page = connect_page(srv, "admin", host=f"nas.lan:{srv.port}")
     assert f"http://nas.lan:{srv.ports['dav']}/" in page and f"dav://nas.lan:{srv.ports['dav']}/" in page
     assert f"ftp://admin@nas.lan:{srv.ports['ftp']}/" in page
@@ -66,17 +66,15 @@ def test_disabled_protocols_name_the_setting_that_enables_them(server):
     protocols = by_name(data)
     web = protocols["web"]
     assert (web["status"], web["port"], web["url"]) == ("enabled", server.port, f"http://nas.lan:{server.port}/")
-    for name in ("dav", "ftp", "tftp"):
+    for name in ("dav", "ftp", "tftp", "smb"):
         assert protocols[name]["status"] == "disabled" and "url" not in protocols[name]
         assert protocols[name]["enable"] == f"[{name}] enabled = true"
-    assert protocols["smb"] == {"name": "smb", "title": "SMB", "status": "coming"}
     # The same data for Accept: application/json, and on the page the settings to set.
     accepted = requests.get(server.url + "/-/connect", auth=server.auth("admin"),
                             headers={"Accept": "application/json", "Host": f"nas.lan:{server.port}"}).json()
     assert accepted == data
     page = connect_page(server, "admin")
     assert "not enabled: set <code>[dav] enabled = true</code>" in page
-    assert "coming in a later release" in page
 
 
 def test_anonymous_sees_only_what_everyone_may_reach_and_a_hint_to_log_in(server):

@@ -22,8 +22,11 @@ from appliance.daemons import DAEMONS
 UNITS = Path(__file__).resolve().parent.parent / "units"
 SERVICES = [f"filedock-{d.name}.service" for d in DAEMONS]   # one unit for every daemon of the table
 ALL_UNITS = SERVICES + ["filedock.target"]
-# The daemons whose appliance ports are below 1024 (FTP 21, TFTP 69) get that one capability, nobody else.
-LOW_PORT_DAEMONS = ("web", "ftp", "tftp")
+# The daemons whose appliance ports are below 1024 (web 80, FTP 21, TFTP 69, SMB 445) get that one capability,
+# nobody else.
+LOW_PORT_DAEMONS = ("web", "ftp", "tftp", "smb")
+# Socket families beyond AF_INET AF_INET6 AF_UNIX, and who needs them (smbd lists interfaces over netlink).
+EXTRA_FAMILIES = {"smb": " AF_NETLINK"}
 ALWAYS_ON = ["filedock-web.service", "filedock-worker.service"]
 BINARY = "/opt/filedock/venv/bin/filedock"
 MAX_EXPOSURE = 3.0  # systemd-analyze security: below 3.0 is rated "OK", 0 is perfect
@@ -80,7 +83,7 @@ def test_service_contract(service):
     assert unit["StateDirectory"] == ["filedock"]
     capability = "CAP_NET_BIND_SERVICE" if daemon in LOW_PORT_DAEMONS else ""
     assert unit["CapabilityBoundingSet"] == [capability] and unit["AmbientCapabilities"] == [capability]
-    assert unit["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX"]
+    assert unit["RestrictAddressFamilies"] == ["AF_INET AF_INET6 AF_UNIX" + EXTRA_FAMILIES.get(daemon, "")]
     assert unit["SystemCallFilter"][0] == "@system-service"
     assert unit["Restart"] == ["on-failure"]
     assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]

@@ -2,9 +2,9 @@
 
 Contract: the page (or, for `?json` and whatever `context.wants_json` sends JSON to, the same data as JSON)
 lists this server's addresses, every protocol of appliance.daemons.DAEMONS that has a config section with its
-URL when enabled or the setting that enables it when not, the protocols of settings.NOT_YET_SERVED as coming,
-and the volumes the asker holds any right on. Addresses: the name the client used (the Host header, only when
-it is a plain host name or IP literal), this machine's hostname and its mDNS name, and its LAN IPv4 addresses;
+URL when enabled or the setting that enables it when not, and the volumes the asker holds any right on.
+Addresses: the name the client used (the Host header, only when it is a plain host name or IP literal), this
+machine's hostname and its mDNS name, and its LAN IPv4 addresses;
 loopback appears only when it is the name the client used. URLs in examples use `host`: the name the client
 used, unless that is loopback (then the first LAN address, since the page is read to set up other devices).
 The web URL is the one the client used, so it stays right behind a reverse proxy. No password is ever shown.
@@ -16,7 +16,7 @@ import socket
 
 from flask import Blueprint, render_template, request
 
-from appliance import netaddr, settings
+from appliance import netaddr
 from appliance.netaddr import is_loopback
 from appliance.access import Right, rights_of
 from appliance.daemons import DAEMONS
@@ -27,8 +27,8 @@ from .browse import RIGHT_NAMES
 
 bp = Blueprint("connect", __name__)
 
-TITLES = {"web": "Web browser and HTTP API", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP"}
-SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp"}
+TITLES = {"web": "Web browser and HTTP API", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP", "smb": "SMB"}
+SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp", "smb": "smb"}
 UDP = {"tftp"}
 EVERY_INTERFACE = {"", "0.0.0.0", "::"}
 KINDS = {"browser": "the address your browser used",
@@ -110,10 +110,8 @@ def _protocol(config, daemon, host, web_url):
 
 
 def protocols(config, host, web_url):
-    """Every protocol with a config section, in DAEMONS order, then those that are not served yet."""
-    entries = [_protocol(config, d, host, web_url) for d in DAEMONS if d.section is not None]
-    return entries + [{"name": section, "title": title, "status": "coming"}
-                      for section, title in settings.NOT_YET_SERVED.items()]
+    """Every protocol with a config section, in DAEMONS order."""
+    return [_protocol(config, d, host, web_url) for d in DAEMONS if d.section is not None]
 
 
 def volumes(config, principal):
