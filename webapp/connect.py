@@ -7,7 +7,8 @@ Addresses: the name the client used (the Host header, only when it is a plain ho
 machine's hostname and its mDNS name, and its LAN IPv4 addresses;
 loopback appears only when it is the name the client used. URLs in examples use `host`: the name the client
 used, unless that is loopback (then the first LAN address, since the page is read to set up other devices).
-The web URL is the one the client used, so it stays right behind a reverse proxy. No password is ever shown.
+The web URL is the one the client used, so it stays right behind a reverse proxy. SMB's entry lists the
+shares the asker may use (none for anonymous: SMB has no anonymous access). No password is ever shown.
 Format of the data in docs/connecting.md.
 """
 import ipaddress
@@ -20,6 +21,7 @@ from appliance import netaddr
 from appliance.netaddr import is_loopback
 from appliance.access import Right, rights_of
 from appliance.daemons import DAEMONS
+from appliance.smb import shares as smb_shares
 
 from . import context
 from .auth import csrf_token
@@ -30,6 +32,7 @@ bp = Blueprint("connect", __name__)
 TITLES = {"web": "Web browser and HTTP API", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP", "smb": "SMB"}
 SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp", "smb": "smb"}
 UDP = {"tftp"}
+DEFAULT_PORTS = {"smb": 445}   # left out of URLs; Windows and the iPhone's Files app reach SMB on no other
 EVERY_INTERFACE = {"", "0.0.0.0", "::"}
 KINDS = {"browser": "the address your browser used",
          "loopback": "the address your browser used; it reaches this machine only",
@@ -72,23 +75,53 @@ def url_host(host):
     return f"[{host}]" if ":" in host else host
 
 
-def _protocol(config, daemon, host, web_url):
+def unc_host(host):
+    """A host as it goes into a Windows UNC path: IPv6 literals as Windows' ipv6-literal.net names."""
+    return host.replace(":", "-").replace("%", "s") + ".ipv6-literal.net" if ":" in host else host
+
+
+def daemon_host(config, section, host):
+    """The host a daemon is reached at: its own address when it listens on one only, else `host`."""
+    bind = config.get(section, "host")
+    return bind if bind not in EVERY_INTERFACE and not is_loopback(bind) else host
+
+
+def smb_share_list(config, user):
+    """[{"name", "volume", "access", "time_machine"}]: the SMB shares `user` may use, "read" or "write" each;
+    none for anonymous."""
+    if not user:
+        return []
+    return [{"name": s.name, "volume": s.volume.url, "access": "write" if user in s.writers else "read",
+             "time_machine": bool(s.volume.time_machine)} for s in smb_shares.shares(config, [user])]
+
+
+def _smb(config, user, port):
+    """SMB's own fields: the asker's shares, and notes on ports, protocol versions and accounts."""
+    notes = [] if port == DEFAULT_PORTS["smb"] else ["Windows reaches SMB only on port 445"]
+    notes.append("SMB1 is off; SMB3 encryption available")
+    if not user:
+        notes.append("SMB needs an account: log in to see your shares")
+    return {"shares": smb_share_list(config, user)}, notes
+
+
+def _protocol(config, daemon, host, web_url, user):
     """One daemon's entry: its URL and notes when enabled, the setting that enables it when not. `web_url` is
-    the web's URL as the client used it, or None when the client used loopback (then it is built like the rest)."""
+    the web's URL as the client used it, or None when the client used loopback (then it is built like the rest);
+    `user` is the asker's name (None: anonymous)."""
     section = daemon.section
     entry = {"name": daemon.name, "title": TITLES.get(daemon.name, daemon.summary), "summary": daemon.summary}
     if not config.get(section, "enabled"):
         return entry | {"status": "disabled", "enable": f"[{section}] enabled = true",
                         "env": f"FILEDOCK_{section.upper()}__ENABLED=true"}
     port, bind = config.get(section, "port"), config.get(section, "host")
-    if bind not in EVERY_INTERFACE and not is_loopback(bind):
-        host = bind                            # listens on one address only: that is the one to use
+    host = daemon_host(config, section, host)
     entry |= {"status": "enabled", "port": port, "transport": "udp" if daemon.name in UDP else "tcp"}
     as_reached = daemon.name == "web" and web_url is not None
     if as_reached:
         entry["url"] = web_url
     elif daemon.name in SCHEMES:
-        entry["url"] = f"{SCHEMES[daemon.name]}://{url_host(host)}:{port}/"
+        shown = "" if DEFAULT_PORTS.get(daemon.name) == port else f":{port}"
+        entry["url"] = f"{SCHEMES[daemon.name]}://{url_host(host)}{shown}/"
     notes = []
     if is_loopback(bind) and not as_reached:
         notes.append(f"listens on {bind} only: reachable from this machine, or through a proxy that forwards it")
@@ -106,12 +139,16 @@ def _protocol(config, daemon, host, web_url):
         notes.append("no login: only files everyone may download, by exact path"
                      + (", and uploads into volumes everyone may write or upload to" if entry["allow_write"]
                         else "; read-only"))
+    if daemon.name == "smb":
+        fields, smb_notes = _smb(config, user, port)
+        entry |= fields
+        notes += smb_notes
     return entry | {"notes": notes}
 
 
-def protocols(config, host, web_url):
-    """Every protocol with a config section, in DAEMONS order."""
-    return [_protocol(config, d, host, web_url) for d in DAEMONS if d.section is not None]
+def protocols(config, host, web_url, user=None):
+    """Every protocol with a config section, in DAEMONS order, as `user` (None: anonymous) sees it."""
+    return [_protocol(config, d, host, web_url, user) for d in DAEMONS if d.serves and d.section is not None]
 
 
 def volumes(config, principal):
@@ -134,7 +171,7 @@ def connect_data():
     host = reached if reached and not is_loopback(reached) else (lan[0] if lan else reached or "localhost")
     web_url = f"{request.scheme}://{request.host}/" if host == reached else None
     return {"user": principal.name, "host": host, "addresses": found,
-            "protocols": protocols(config, host, web_url), "volumes": volumes(config, principal)}
+            "protocols": protocols(config, host, web_url, principal.name), "volumes": volumes(config, principal)}
 
 
 @bp.route("/-/connect")
@@ -145,6 +182,8 @@ def connect():
     if "json" in request.args or context.wants_json():
         return data, 200, headers
     by_name = {p["name"]: p for p in data["protocols"]}
+    smb_host = daemon_host(context.config(), "smb", data["host"])
     page = render_template("connect.html", data=data, by_name=by_name, hosturl=url_host(data["host"]),
-                           user=data["user"], csrf=csrf_token())
+                           smb_host=url_host(smb_host), smb_unc=unc_host(smb_host), user=data["user"],
+                           csrf=csrf_token())
     return page, 200, headers
