@@ -1,5 +1,6 @@
 # Dockerfile: the filedock OCI image. Serves /data with its config and database in /config: the web UI on
-# 8080, WebDAV on 8081, FTP/FTPS on 2121 with passive ports 30000-30009, TFTP (off until enabled) on 6969/udp.
+# 8080, WebDAV on 8081, FTP/FTPS on 2121 with passive ports 30000-30009, SMB (Samba) on 4450, TFTP (off until
+# enabled) on 6969/udp.
 #   docker build -t filedock .
 #   docker run -d -p 8080:8080 -p 8081:8081 -p 2121:2121 -p 30000-30009:30000-30009 \
 #       -e FILEDOCK_FTP__MASQUERADE_ADDRESS=192.168.1.20 -v /path/data:/data -v /path/config:/config \
@@ -22,6 +23,7 @@ LABEL org.opencontainers.image.title="filedock" \
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv tini \
+       samba samba-vfs-modules libnss-wrapper \
     && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so a code change does not reinstall them. Behind a TLS-inspecting proxy, mount its CA
@@ -49,15 +51,16 @@ ENV PATH="/opt/filedock/venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     FILEDOCK_CONFIG=/config/filedock.toml \
     FILEDOCK_SERVER__STATE_DIR=/config/state \
-    FILEDOCK_FTP__PASSIVE_PORTS=30000-30009
+    FILEDOCK_FTP__PASSIVE_PORTS=30000-30009 \
+    FILEDOCK_SMB__ENABLED=true
 
 USER 1000:1000
 WORKDIR /config
 VOLUME ["/data", "/config"]
-# web UI, WebDAV, FTP control, FTP passive data, TFTP (enabled in /config/filedock.toml). The passive ports
+# web UI, WebDAV, FTP control, SMB (publish it as 445 for Windows: -p 445:4450), FTP passive data, TFTP (enabled in /config/filedock.toml). The passive ports
 # are listed one by one: docker build expands a range, buildah would keep "30000-30009/tcp" as one entry,
 # which the image spec does not define.
-EXPOSE 8080 8081 2121 6969/udp \
+EXPOSE 8080 8081 2121 4450 6969/udp \
        30000 30001 30002 30003 30004 30005 30006 30007 30008 30009
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -38,6 +38,10 @@ port = 2121
 enabled = false
 port = 6969
 
+[smb]                         # SMB through Samba (docs/smb.md): needs Debian's samba, samba-vfs-modules, libnss-wrapper
+enabled = false
+port = 4450
+
 [users.admin]
 password_hash = "{password_hash}"
 

@@ -106,9 +106,10 @@ def test_templates_make_a_config_filedock_accepts(tmp_path):
     dropin = (out / "volumes.conf").read_text().splitlines()
     assert "ReadWritePaths=" in dropin
     assert f"ReadWritePaths={tmp_path / 'state'} {data} {music}" in dropin
-    # the defaults: WebDAV and FTP on, TFTP off, each on its own port
-    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp"]
+    # the defaults: WebDAV, FTP and SMB on, TFTP off, each on its own port (SMB on 445, the one Windows uses)
+    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "smb"]
     assert (cfg.get("dav", "port"), cfg.get("ftp", "port"), cfg.get("tftp", "port")) == (8081, 2121, 69)
+    assert (cfg.get("smb", "port"), cfg.get("smb", "workgroup")) == (445, "WORKGROUP")
 
 
 def test_templates_with_every_protocol_make_a_config_check_config_accepts(tmp_path):
@@ -122,19 +123,22 @@ def test_templates_with_every_protocol_make_a_config_check_config_accepts(tmp_pa
                  filedock_ftp_enabled=True, filedock_ftp_port=21, filedock_ftp_passive_ports="30000-30009",
                  filedock_ftp_masquerade_address="203.0.113.7",
                  filedock_tftp_enabled=True, filedock_tftp_port=69, filedock_tftp_allow_write=True,
+                 filedock_smb_port=1445, filedock_smb_workgroup="HOME",
                  filedock_volumes=[{"url": "/", "path": str(data), "access": {"*": "r", "admin": "rwmda"}}])
     checked = subprocess.run([sys.executable, "-m", "appliance.cli", "--config", str(out / "filedock.toml"),
                               "check-config"], cwd=REPO, capture_output=True, text=True, env={**os.environ})
     assert checked.returncode == 0, checked.stdout + checked.stderr
     cfg = config.load(out / "filedock.toml", environ={})
-    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "tftp"]
+    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "tftp", "smb"]
     values = {(s, k): cfg.get(s, k) for s, k in [
         ("dav", "host"), ("dav", "port"), ("ftp", "host"), ("ftp", "port"), ("ftp", "passive_ports"),
-        ("ftp", "masquerade_address"), ("tftp", "host"), ("tftp", "port"), ("tftp", "allow_write")]}
+        ("ftp", "masquerade_address"), ("tftp", "host"), ("tftp", "port"), ("tftp", "allow_write"),
+        ("smb", "host"), ("smb", "port"), ("smb", "workgroup")]}
     assert values == {("dav", "host"): "127.0.0.1", ("dav", "port"): 18081, ("ftp", "host"): "127.0.0.1",
                       ("ftp", "port"): 21, ("ftp", "passive_ports"): "30000-30009",
                       ("ftp", "masquerade_address"): "203.0.113.7", ("tftp", "host"): "127.0.0.1",
-                      ("tftp", "port"): 69, ("tftp", "allow_write"): True}
+                      ("tftp", "port"): 69, ("tftp", "allow_write"): True, ("smb", "host"): "127.0.0.1",
+                      ("smb", "port"): 1445, ("smb", "workgroup"): "HOME"}
     # what the role reads back from a deployed config to start the daemons: the same daemons and ports
     script = (ROLE / "files" / "daemon_settings.py").read_text()
     read = subprocess.run([sys.executable, "-c", script, str(out / "filedock.toml")], cwd=REPO,
@@ -144,7 +148,8 @@ def test_templates_with_every_protocol_make_a_config_check_config_accepts(tmp_pa
                                        "worker": {"enabled": True, "port": None},
                                        "dav": {"enabled": True, "port": 18081},
                                        "ftp": {"enabled": True, "port": 21},
-                                       "tftp": {"enabled": True, "port": 69}}
+                                       "tftp": {"enabled": True, "port": 69},
+                                       "smb": {"enabled": True, "port": 1445}}
 
 
 def role_daemons():
@@ -160,7 +165,7 @@ def test_the_role_installs_every_daemon_of_the_table_and_every_unit():
     assert set(units) <= set(names), units
 
 
-def check_variables(tmp_path, capable=("ftp", "tftp"), **overrides):
+def check_variables(tmp_path, capable=("ftp", "tftp", "smb"), **overrides):
     """Run the role's tasks/checks.yml against a checkout whose units grant CAP_NET_BIND_SERVICE to
     `capable` only; return the ansible-playbook result."""
     source = tmp_path / "source"
@@ -203,7 +208,7 @@ def test_the_role_refuses_ports_the_units_cannot_bind(tmp_path, overrides, refus
 
 def test_a_low_port_is_refused_when_the_unit_lost_its_capability(tmp_path):
     """The capability is read from the unit: without it in the ftp unit, port 21 is refused."""
-    result = check_variables(tmp_path, capable=(), filedock_ftp_port=21)
+    result = check_variables(tmp_path, capable=("smb",), filedock_ftp_port=21)
     assert result.returncode != 0 and "filedock_ftp_port 21 is privileged" in result.stdout, result.stdout
 
 
@@ -234,6 +239,7 @@ def run_checks(tmp_path, **overrides):
         "tasks": [{"name": "Checks", "ansible.builtin.include_role": {"name": "filedock", "tasks_from": "checks"}}],
     }]))
     env_roles = {"ANSIBLE_ROLES_PATH": str(ROLE.parent)}
+    overrides = {"filedock_source_dir": str(REPO), **overrides}   # the units whose capabilities are checked
     return subprocess.run([tool("ansible-playbook"), "-i", "localhost,", str(playbook), "-e", json.dumps(overrides)],
                           cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, **env_roles, "ANSIBLE_NOCOLOR": "1",

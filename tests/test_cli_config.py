@@ -86,7 +86,7 @@ def test_bad_config_names_file_key_and_fix(tmp_path, bad, names):
     filedock("init", "--root", "files", "--config", "fd.toml", "--admin-password", "pw", cwd=tmp_path)
     starter = (tmp_path / "fd.toml").read_text()
     # the bad sections below replace the starter's protocol sections (TOML declares a table once)
-    (tmp_path / "fd.toml").write_text(re.sub(r"^\[(dav|ftp|tftp)\][^\[]*", "", starter, flags=re.M) + "\n" + bad)
+    (tmp_path / "fd.toml").write_text(re.sub(r"^\[(dav|ftp|tftp|smb)\][^\[]*", "", starter, flags=re.M) + "\n" + bad)
     r = filedock("--config", "fd.toml", "check-config", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "fd.toml" in r.stderr

@@ -101,16 +101,17 @@ def free_range(count=4):
 
 def start(podman, name, tag, data, config, port, user="1000:1000", admin_password=PASSWORD, options=()):
     """Run the image on the host's network, every daemon on 127.0.0.1 ephemeral ports (the web UI on `port`);
-    return {"web", "dav", "ftp": port, "passive": (first, last)} once the web UI, WebDAV and FTP answer."""
+    return {"web", "dav", "ftp", "smb": port, "passive": (first, last)} once the web UI, WebDAV, FTP and SMB
+    answer."""
     passive = free_range()
-    ports = {"web": port, "dav": free_port(), "ftp": free_port(), "passive": (passive, passive + 3)}
+    ports = {"web": port, "dav": free_port(), "ftp": free_port(), "smb": free_port(), "passive": (passive, passive + 3)}
     env = ["-e", f"FILEDOCK_ADMIN_PASSWORD={admin_password}"] if admin_password else []
-    for daemon in ("web", "dav", "ftp"):
+    for daemon in ("web", "dav", "ftp", "smb"):
         env += ["-e", f"FILEDOCK_{daemon.upper()}__PORT={ports[daemon]}", "-e", f"FILEDOCK_{daemon.upper()}__HOST=127.0.0.1"]
     env += ["-e", f"FILEDOCK_FTP__PASSIVE_PORTS={passive}-{passive + 3}"]
     podman("run", "-d", "--name", name, *options, "--network", "host", "--user", user, "-v", f"{data}:/data",
            "-v", f"{config}:/config", *env, tag)
-    wait_until_serving(podman, name, port, others=(ports["dav"], ports["ftp"]))
+    wait_until_serving(podman, name, port, others=(ports["dav"], ports["ftp"], ports["smb"]))
     return ports
 
 
@@ -163,7 +164,7 @@ def test_image_metadata_is_what_the_dockerfile_says(image):
     assert config["Entrypoint"] == ["tini", "--", "/opt/filedock/docker-entrypoint.sh"]
     assert set(config["Volumes"]) == {"/data", "/config"}
     exposed = set(config["ExposedPorts"])
-    assert {"8080/tcp", "8081/tcp", "2121/tcp", "6969/udp"} <= exposed, exposed
+    assert {"8080/tcp", "8081/tcp", "2121/tcp", "4450/tcp", "6969/udp"} <= exposed, exposed
     assert {f"{p}/tcp" for p in range(PASSIVE_PORTS[0], PASSIVE_PORTS[1] + 1)} <= exposed, exposed
     assert "FILEDOCK_CONFIG=/config/filedock.toml" in config["Env"]
     assert "FILEDOCK_FTP__PASSIVE_PORTS=%d-%d" % PASSIVE_PORTS in config["Env"]
@@ -216,6 +217,13 @@ def test_first_start_serves_data_and_keeps_config_across_restarts(image, tmp_pat
     assert received == sent and (data / "ftp.bin").read_bytes() == sent and (data / "ftp.bin").stat().st_uid == 1000
     assert ports["passive"][0] <= passive_port <= ports["passive"][1]      # FILEDOCK_FTP__PASSIVE_PORTS holds
     assert ftp_round_trip("127.0.0.1", ports["ftp"], b"over TLS", "tls.txt", tls=True)[0] == b"over TLS"
+    # SMB (Samba in the container, as uid 1000): the admin's password from the first start works there too
+    smb = subprocess.run(["smbclient", "-p", str(ports["smb"]), "//127.0.0.1/files", "-U", f"admin%{PASSWORD}",
+                          "-c", "get album/dav.bin smb.bin; put smb.bin album/smb.bin"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert smb.returncode == 0, smb.stdout + smb.stderr
+    assert (tmp_path / "smb.bin").read_bytes() == note == (data / "album" / "smb.bin").read_bytes()
+    assert (data / "album" / "smb.bin").stat().st_uid == 1000
 
 
 def test_published_ports_reach_webdav_and_ftp_through_the_engines_nat(image, tmp_path):
