@@ -2,7 +2,7 @@
 
 Contract: Samba checks SMB logins against NT hashes (MD4 of the UTF-16LE password), which cannot be derived
 from filedock's scrypt hashes, so whoever sets a filedock password with the plaintext in hand (`filedock
-init`, `filedock user add|passwd`) also calls `set_password`; `remove` forgets an account. The NT hashes
+init`, `filedock user add|passwd`, while [smb] is enabled) also calls `set_password`; `remove` forgets an account. The NT hashes
 live only in STATE/smb/private/smbpasswd (Samba's smbpasswd passdb format, which Samba rereads at each
 login, so a change counts at once), in a folder only the state folder's owner can enter (0700, the file
 0600). Every edit is atomic (temporary file and rename) under an exclusive lock. Run as root (Ansible, the
