@@ -75,7 +75,10 @@ def _end_sessions(cfg, name):
 
 
 def _store_smb_password(cfg, name, password):
-    """Give Samba its own hash of a password just set (SMB cannot check filedock's scrypt hashes)."""
+    """Give Samba its own hash of a password just set (SMB cannot check filedock's scrypt hashes); with SMB off,
+    none is made (docs/security.md)."""
+    if not cfg.get("smb", "enabled"):
+        return
     from .smb import passdb
     try:
         passdb.set_password(cfg.state_dir, name, password)

@@ -207,3 +207,9 @@ def test_stopping_stops_samba_and_its_helpers(make_server):
     assert server.leftover_processes()
     server.stop(signal.SIGTERM)
     wait_for(lambda: not server.leftover_processes(), 20, "every Samba process to end")
+
+
+def test_no_nt_hash_is_written_while_smb_is_off(make_server):
+    server = make_server()
+    server.cli("user", "passwd", "alice", "--password", "another-password")
+    assert not (server.state_dir / "smb" / "private" / "smbpasswd").exists()
