@@ -5,13 +5,15 @@ value and what would be valid. Scalar settings come from settings.SETTINGS (defa
 be overridden by an environment variable FILEDOCK_<SECTION>__<KEY>. Relative paths are resolved against the
 folder of the config file. Nothing else in filedock reads the config file or the environment for settings.
 """
+import hashlib
 import ipaddress
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import settings
+from . import events, settings
 from .access import parse_rights
 
 ENV_PREFIX = "FILEDOCK_"
@@ -27,6 +29,17 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class Hook:
+    """One [[volumes.hooks]] table: a command to run or a webhook to POST to, on some kinds of change."""
+    key: str                # stable id (volume, kinds, command or url): names it in the delivery records
+    on: frozenset           # event kinds (events.KINDS) and/or events.BEFORE_UPLOAD
+    command: tuple = ()     # argv; empty for a webhook
+    url: str = ""           # the webhook; empty for a command
+    secret: str = ""        # HMAC-SHA256 key of a webhook's signature ("" = unsigned)
+    timeout: int = 30       # seconds
+
+
+@dataclass(frozen=True)
 class Volume:
     url: str            # "/" or "/music" (no trailing slash except the root)
     path: Path          # real, absolute folder on disk
@@ -35,6 +48,7 @@ class Volume:
     on_collision: str
     max_file_size: int  # bytes, 0 = unlimited
     time_machine: int = 0   # bytes a Mac may back up to it over SMB, 0 = not a Time Machine target
+    hooks: tuple = ()       # Hook, in the order configured
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,9 @@ def _check_values(values, file):
     except ValueError:
         raise ConfigError(f"{file}: [ftp] masquerade_address = {masquerade!r}: write the IPv4 address clients "
                           "reach this server at, e.g. \"192.168.1.20\"") from None
+    for key in ("retry_base", "retry_max", "attempts", "workers"):
+        if values[("hooks", key)] < 1:
+            raise ConfigError(f"{file}: [hooks] {key} = {values[('hooks', key)]}: must be at least 1")
 
 
 def _env_overrides(environ):
@@ -224,7 +241,63 @@ def _volume(index, table, base, file, users, groups):
         raise ConfigError(f"{where}.on_collision = {collision!r}: valid values are {', '.join(COLLISION_POLICIES)}")
     max_size = parse_size(table.get("max_file_size", "0"), f"{where}.max_file_size")
     time_machine = parse_size(table.get("time_machine") or "0", f"{where}.time_machine")
-    return Volume(url, path, access, dedup, collision, max_size, time_machine)
+    return Volume(url, path, access, dedup, collision, max_size, time_machine,
+                  hooks=_hooks(table.get("hooks", []), url, where))
+
+
+HOOK_ON = events.KINDS + (events.BEFORE_UPLOAD,)
+
+
+def _hook(table, volume_url, where):
+    """One hook table, checked (see settings.HOOK_KEYS)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table; write it as [[volumes.hooks]] below its [[volumes]]")
+    unknown = set(table) - set(settings.HOOK_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; valid keys are "
+                          f"{', '.join(settings.HOOK_KEYS)}")
+    on = table.get("on")
+    if not isinstance(on, list) or not on or not all(isinstance(k, str) and k in HOOK_ON for k in on):
+        raise ConfigError(f"{where}.on = {on!r}: list what runs it, from {', '.join(HOOK_ON)}, "
+                          f"e.g. on = [\"created\"]")
+    command, url = table.get("command"), table.get("url")
+    if (command is None) == (url is None):
+        raise ConfigError(f"{where}: give either command (a program to run) or url (a webhook to POST to)")
+    if isinstance(command, str):
+        raise ConfigError(f"{where}.command = {command!r}: write the program and its arguments as a list, e.g. "
+                          f"{json.dumps(command.split() or ['/usr/local/bin/notify'])}; a shell string is never run")
+    if command is not None and (not isinstance(command, list) or not command
+                                or not all(isinstance(a, str) and a for a in command)):
+        raise ConfigError(f"{where}.command = {command!r}: write a list of strings, the program first, "
+                          f"e.g. [\"/usr/local/bin/notify\", \"--quiet\"]")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}.url = {url!r}: write an http:// or https:// URL")
+    if url is not None and events.BEFORE_UPLOAD in on:
+        raise ConfigError(f"{where}: a before-upload hook must be a command (it answers by its exit status); "
+                          f"replace url with command")
+    secret = table.get("secret", "")
+    if not isinstance(secret, str) or command is not None and secret:
+        raise ConfigError(f"{where}.secret: a string, and only for a webhook (url)")
+    timeout = table.get("timeout", settings.HOOK_KEYS["timeout"][1])
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1:
+        raise ConfigError(f"{where}.timeout = {timeout!r}: a whole number of seconds, at least 1, e.g. 30")
+    identity = json.dumps([volume_url, sorted(on), command or url])
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return Hook(key, frozenset(on), tuple(command or ()), url or "", secret, timeout)
+
+
+def _hooks(raw, volume_url, where):
+    """The hooks of one volume, none of them configured twice."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}.hooks: write each hook as a [[volumes.hooks]] table below its [[volumes]]")
+    hooks = []
+    for number, table in enumerate(raw, 1):
+        hook = _hook(table, volume_url, f"{where} [[volumes.hooks]] #{number}")
+        if any(h.key == hook.key for h in hooks):
+            raise ConfigError(f"{where} [[volumes.hooks]] #{number}: repeats an earlier hook of this volume "
+                              f"(same on and command or url); remove one")
+        hooks.append(hook)
+    return tuple(hooks)
 
 
 def _users_and_groups(doc, file):

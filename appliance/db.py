@@ -8,7 +8,7 @@ multi-node setups on shared storage.
 
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
-(the durable outbox of changes).
+(the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it).
 """
 import json
 import secrets
@@ -58,6 +58,18 @@ SCHEMA += [
         expire REAL NOT NULL)""",
     """CREATE INDEX IF NOT EXISTS dav_locks_root ON dav_locks (root)""",
     """CREATE INDEX IF NOT EXISTS dav_locks_parent ON dav_locks (parent)""",
+]
+
+# -- hook deliveries (tables) ---------------------------------------------------------------------------
+# One row per (event, hook) for appliance.hooks: the JSON the hook is sent, its state (pending, done, failed),
+# how many tries it took, when it may be tried next (or, while a try runs, when its claim runs out) and why the
+# last try failed. The unique pair makes an event replayed from the outbox a no-op here.
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS hook_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, event_id INTEGER NOT NULL, hook TEXT NOT NULL,
+        payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at REAL NOT NULL,
+        last_error TEXT, created REAL NOT NULL, updated REAL NOT NULL, UNIQUE (event_id, hook))""",
+    """CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (state, next_at)""",
 ]
 
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at"
@@ -216,8 +228,8 @@ class Database:
         return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND wark = ?", (volume, wark))
 
     def files_in_volume(self, volume):
-        """(relpath, size, mtime_ns) of every indexed file of a volume."""
-        return self._all("SELECT relpath, size, mtime_ns FROM files WHERE volume = ?", (volume,))
+        """(relpath, size, mtime_ns, wark) of every indexed file of a volume."""
+        return self._all("SELECT relpath, size, mtime_ns, wark FROM files WHERE volume = ?", (volume,))
 
     # -- uploads --------------------------------------------------------------------------------------
     def upload_create(self, upload):
@@ -324,6 +336,42 @@ class Database:
 
     def events_prune(self, before):
         self._run("DELETE FROM events WHERE done = 1 AND at < ?", (before,))
+
+    # -- hook deliveries (appliance/hooks.py) ----------------------------------------------------------
+    def hook_delivery_add(self, event_id, hook, payload, now):
+        """Record a pending delivery of an event to a hook, due now, unless that pair is recorded already."""
+        self._run("INSERT INTO hook_deliveries (event_id, hook, payload, state, attempts, next_at, created, "
+                  "updated) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (event_id, hook) DO NOTHING",
+                  (event_id, hook, payload, now, now, now))
+
+    def hook_deliveries_due(self, now, limit):
+        """Pending deliveries due by now, oldest event first."""
+        return self._all("SELECT id, event_id, hook, payload, attempts, next_at FROM hook_deliveries "
+                         "WHERE state = 'pending' AND next_at <= ? ORDER BY event_id, id LIMIT ?", (now, limit))
+
+    def hook_delivery_claim(self, delivery_id, next_at, until):
+        """Claim a due delivery until a time (whether this caller got it: it was still due at next_at)."""
+        return self._run("UPDATE hook_deliveries SET next_at = ?, updated = ? WHERE id = ? AND state = 'pending' "
+                         "AND next_at = ?", (until, time.time(), delivery_id, next_at)) == 1
+
+    def hook_delivery_retry(self, delivery_id, attempts, next_at, error):
+        """Record a failed try of a delivery that is tried again at next_at."""
+        self._run("UPDATE hook_deliveries SET attempts = ?, next_at = ?, last_error = ?, updated = ? WHERE id = ?",
+                  (attempts, next_at, error, time.time(), delivery_id))
+
+    def hook_delivery_end(self, delivery_id, state, attempts, error):
+        """Record that a delivery is done or failed for good."""
+        self._run("UPDATE hook_deliveries SET state = ?, attempts = ?, last_error = ?, updated = ? WHERE id = ?",
+                  (state, attempts, error, time.time(), delivery_id))
+
+    def hook_next_due(self):
+        """When the next pending delivery is due (or its claim runs out), or None."""
+        return self._one("SELECT MIN(next_at) AS due FROM hook_deliveries WHERE state = 'pending'")["due"]
+
+    def hook_deliveries_prune(self, done_before, failed_before):
+        """Forget done deliveries last changed before one time, failed ones before another."""
+        self._run("DELETE FROM hook_deliveries WHERE state = 'done' AND updated < ? "
+                  "OR state = 'failed' AND updated < ?", (done_before, failed_before))
 
     # -- WebDAV locks and properties ------------------------------------------------------------------
     # Prefixes are matched with substr(), not LIKE: LIKE ignores case in SQLite and paths do not.

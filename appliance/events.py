@@ -4,18 +4,28 @@ Contract: `emit` appends a change to the durable outbox (the events table) in th
 change; the worker process (`filedock worker`) calls `drain` to hand pending events to subscribers in order
 and marks them done only after every subscriber has seen them, so a crash replays rather than loses an
 event (a subscriber that raises is logged and does not hold up the others).
-Subscribers are plain functions `handler(db, config, event)`; later features (dedup, thumbnails, user
-hooks) subscribe the same way the index does.
+Subscribers are plain functions `handler(db, config, event)`; content fingerprints (uploads.dedup) and user
+hooks (hooks.py) subscribe that way.
+
+An event is one change to one path: its `kind` (KINDS), `volume` (URL), `relpath` inside the volume, and
+`data`: `size` and `hash` (the content's wark) when known, `user` (None for anonymous and for changes made
+behind filedock's back), `protocol` ("web", "dav", "ftp", "tftp", "smb"; DISK for a change found on disk by
+the scan or a watcher) and, for a move, `to` (the new relpath).
 """
 import logging
 import time
 
 log = logging.getLogger("filedock.events")
 
-CREATED = "created"      # a new or replaced file is complete
+CREATED = "created"      # a new file is complete
+MODIFIED = "modified"    # an existing file was replaced or changed
+MOVED = "moved"          # a file or folder has a new path: data["to"]
 DELETED = "deleted"      # a file or folder is gone
-MOVED = "moved"          # data: {"to": new relpath}
-MKDIR = "mkdir"
+MKDIR = "mkdir"          # a folder was made (not offered to hooks)
+KINDS = (CREATED, MODIFIED, MOVED, DELETED)   # the kinds of change a user's hook may ask for
+BEFORE_UPLOAD = "before-upload"   # not an event: the moment a hook may refuse an upload (hooks.admit)
+
+DISK = "disk"            # the protocol of a change made on disk behind filedock's back
 
 PRUNE_AFTER = 7 * 86400
 

@@ -1,11 +1,14 @@
 """Protocol-neutral file operations: what every protocol does to a volume, checked, atomic and recorded.
 
-Contract: `FileOps(config, db, principal)` is one principal's view of every volume; the web app, WebDAV, FTP
-and TFTP call only these methods to look at or change files, so forgetting an access check is impossible.
+Contract: `FileOps(config, db, principal, protocol=...)` is one principal's view of every volume over one
+protocol ("web", "dav", "ftp", "tftp"); the web app, WebDAV, FTP and TFTP call only these methods to look at
+or change files, so forgetting an access check is impossible.
 Paths are volume paths ("/photos/a.jpg", decoded once by the protocol). Each method asks access.require for
 the action it performs, resolves paths only through storage.resolve, writes only through hidden temporary
-files that are fsynced and renamed into place, and reports each change to the index, which writes it to the
-event outbox. Anything refused raises refusal.Refused with its kind; the protocol maps the kind to its answer.
+files that are fsynced and renamed into place, and reports each change to the index with its user and
+protocol, which writes it to the event outbox. A new file is admitted by the volume's before-upload hooks
+(hooks.admit) before anything is created for it. Anything refused raises refusal.Refused with its kind; the
+protocol maps the kind to its answer.
 
 Name collisions follow one rule (`may_replace`): a client that names the exact file it writes (HTTP and
 WebDAV PUT, FTP STOR, TFTP) replaces an existing file only with the overwrite right and is refused (EXISTS)
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from . import access, index, storage
+from . import access, hooks, index, storage
 from .access import Action, Right, allows
 from .refusal import Kind, Refused
 
@@ -102,9 +105,9 @@ def _parent(vpath):
     return head or "/", name
 
 
-def make_folders(db, volume, relpath):
-    """Create a folder inside a volume and any missing folders above it (each checked by the resolver);
-    Refused CONFLICT where a file is in the way."""
+def make_folders(db, volume, relpath, *, user=None, protocol=None):
+    """Create a folder inside a volume and any missing folders above it (each checked by the resolver), as
+    `user` over `protocol`; Refused CONFLICT where a file is in the way."""
     parts = [p for p in relpath.split("/") if p]
     for depth in range(1, len(parts) + 1):
         folder_relpath = "/".join(parts[:depth])
@@ -119,7 +122,7 @@ def make_folders(db, volume, relpath):
             continue
         except NotADirectoryError:
             raise Refused(Kind.CONFLICT, "a file is in the way of that folder") from None
-        index.note_mkdir(db, volume, folder_relpath)
+        index.note_mkdir(db, volume, folder_relpath, user=user, protocol=protocol)
 
 
 class Incoming:
@@ -152,7 +155,8 @@ class Incoming:
         except FileExistsError:   # someone else's file appeared meanwhile
             self.discard()
             raise Refused(Kind.EXISTS, "a file with that name appeared meanwhile") from None
-        index.note_file(self.ops.db, self.decision.volume, self.decision.relpath, self.target)
+        index.note_file(self.ops.db, self.decision.volume, self.decision.relpath, self.target,
+                        replaced=self.replace, **self.ops.origin)
         return Stored(self.decision.volume, self.decision.relpath, self.target, self.writer.size, self.replace)
 
     def discard(self):
@@ -172,10 +176,11 @@ class Incoming:
 
 
 class FileOps:
-    """One principal's file operations over every volume of a config."""
+    """One principal's file operations over every volume of a config, over one protocol."""
 
-    def __init__(self, config, db, principal):
-        self.config, self.db, self.principal = config, db, principal
+    def __init__(self, config, db, principal, *, protocol):
+        self.config, self.db, self.principal, self.protocol = config, db, principal, protocol
+        self.origin = {"user": principal.name, "protocol": protocol}   # who and how, for the index's events
 
     # -- looking ------------------------------------------------------------------------------------------
     def require(self, action, vpath):
@@ -251,9 +256,14 @@ class FileOps:
         return path, st
 
     # -- writing ------------------------------------------------------------------------------------------
+    def admit(self, decision, size=None):
+        """Refused (REFUSED_BY_HOOK) unless the volume's before-upload hooks let a new file of `size` bytes
+        (None: not known yet) start at a Decision's path."""
+        hooks.admit(self.config, decision.volume, decision.relpath, size, **self.origin)
+
     def make_parents(self, decision):
         """Create the missing folders above a Decision's path (each checked by the resolver)."""
-        make_folders(self.db, decision.volume, decision.relpath.rpartition("/")[0])
+        make_folders(self.db, decision.volume, decision.relpath.rpartition("/")[0], **self.origin)
 
     def begin_store(self, vpath, *, length=None, mtime=None, make_parents=False, collision=Collision.EXACT,
                     asked_replace=False, replace_empty=False):
@@ -267,6 +277,7 @@ class FileOps:
         if decision.relpath == "":
             raise Refused(Kind.CONFLICT, "that is a volume's root folder")
         target = self.real(decision)
+        self.admit(decision, length)
         if make_parents:
             self.make_parents(decision)
         if not target.parent.is_dir():
@@ -311,7 +322,7 @@ class FileOps:
             target.mkdir()
         except FileExistsError:
             raise Refused(Kind.EXISTS, "a file or folder with that name exists") from None
-        index.note_mkdir(self.db, decision.volume, decision.relpath)
+        index.note_mkdir(self.db, decision.volume, decision.relpath, **self.origin)
         return decision
 
     def set_mtime(self, vpath, mtime):
@@ -321,7 +332,7 @@ class FileOps:
         if not path.is_file():
             raise Refused(Kind.NOT_FOUND, "no such file")
         os.utime(path, (mtime, mtime))
-        index.note_file(self.db, decision.volume, decision.relpath, path)
+        index.note_file(self.db, decision.volume, decision.relpath, path, **self.origin)
 
     def _existing(self, action, vpath):
         decision = self.require(action, vpath)
@@ -353,17 +364,17 @@ class FileOps:
             action = Action.DELETE if dest_path.is_dir() and not dest_path.is_symlink() else Action.OVERWRITE
             self.require(action, to)
             storage.remove(dest_path)
-            index.note_removed(self.db, dest.volume, dest.relpath)
+            index.note_removed(self.db, dest.volume, dest.relpath, **self.origin)
         return dest, dest_path, replaced
 
     def _note_tree(self, decision, path):
         """Report every file of a newly created file or folder to the index."""
         if path.is_dir():
-            index.note_mkdir(self.db, decision.volume, decision.relpath)
+            index.note_mkdir(self.db, decision.volume, decision.relpath, **self.origin)
             for rel, _st in index.walk_files(path):
-                index.note_file(self.db, decision.volume, f"{decision.relpath}/{rel}", path / rel)
+                index.note_file(self.db, decision.volume, f"{decision.relpath}/{rel}", path / rel, **self.origin)
         else:
-            index.note_file(self.db, decision.volume, decision.relpath, path)
+            index.note_file(self.db, decision.volume, decision.relpath, path, **self.origin)
 
     def move(self, vpath, to, replace=False):
         """Move or rename a file or folder; `to` ending in "/" keeps the name. Return (Decision, path, replaced)."""
@@ -377,9 +388,9 @@ class FileOps:
             _copy(source_path, dest_path)     # another filesystem: copy, then delete the original
             storage.remove(source_path)
         if source.volume == dest.volume:
-            index.note_moved(self.db, source.volume, source.relpath, dest.relpath)
+            index.note_moved(self.db, source.volume, source.relpath, dest.relpath, **self.origin)
         else:
-            index.note_removed(self.db, source.volume, source.relpath)
+            index.note_removed(self.db, source.volume, source.relpath, **self.origin)
             self._note_tree(dest, dest_path)
         return dest, dest_path, replaced
 
@@ -397,7 +408,7 @@ class FileOps:
         """Delete a file, or a folder with everything in it."""
         decision, path = self._existing(Action.DELETE, vpath)
         storage.remove(path)
-        index.note_removed(self.db, decision.volume, decision.relpath)
+        index.note_removed(self.db, decision.volume, decision.relpath, **self.origin)
         return decision
 
     # -- working folders and partial uploads (added for FTP; protocol-neutral) ----------------------------

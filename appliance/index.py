@@ -3,9 +3,12 @@
 The content id is up2k's wark (uploads/hashing.py): sha512-based, the id u2c and browsers send in their
 handshake, so one id serves both integrity and dedup.
 
-Contract: code that changes a file calls `note_file`, `note_removed` or `note_moved` right after the change;
-these update the index and emit the change to the event outbox. `scan_volume` finds changes made on disk
-behind filedock's back and reports them the same way; it runs in the worker process, never in a request,
+Contract: code that changes a file calls `note_file`, `note_removed` or `note_moved` right after the change,
+naming who made it and over which protocol (`user`, `protocol` keywords); these update the index and emit
+the change to the event outbox in one transaction, with the size and content id the index knows. A file is
+"modified" when it replaced one (or, when the caller does not say, when the index knew its path), else
+"created". `scan_volume` finds changes made on disk behind filedock's back and reports them the same way
+(protocol events.DISK, no user); it runs in the worker process, never in a request,
 and so does the content fingerprinting that subscribes to the events (uploads.dedup.fingerprint). A dedup
 may trust an entry only if `still_same` confirms the file on disk has not changed since it was indexed.
 """
@@ -19,29 +22,48 @@ def _stat_tuple(st):
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def note_file(db, volume, relpath, realpath, wark=None):
-    """Index a file filedock just wrote, and emit it as created."""
-    size, mtime_ns, inode = _stat_tuple(os.stat(realpath))
+def _described(entry):
+    """The size and content id an index entry knows (None for a folder or an unindexed path)."""
+    return {"size": entry["size"], "hash": entry["wark"]} if entry else {"size": None, "hash": None}
+
+
+def _put(db, volume, relpath, st, wark, replaced, user, protocol):
+    """Index one file and emit it as created or modified (inside the caller's transaction)."""
+    size, mtime_ns, inode = _stat_tuple(st)
+    db.file_put(volume.url, relpath, size, mtime_ns, inode, wark)
+    events.emit(db, events.MODIFIED if replaced else events.CREATED, volume.url, relpath,
+                size=size, hash=wark, user=user, protocol=protocol)
+
+
+def note_file(db, volume, relpath, realpath, wark=None, *, user=None, protocol=None, replaced=None):
+    """Index a file just written (or changed), and emit it: modified if it `replaced` a file (not given:
+    if the index knew the path), else created."""
+    st = os.stat(realpath)
     with db.transaction():   # the index change and its event commit together (the outbox pattern)
-        db.file_put(volume.url, relpath, size, mtime_ns, inode, wark)
-        events.emit(db, events.CREATED, volume.url, relpath, size=size)
+        if replaced is None:
+            replaced = db.file_get(volume.url, relpath) is not None
+        _put(db, volume, relpath, st, wark, replaced, user, protocol)
 
 
-def note_mkdir(db, volume, relpath):
-    events.emit(db, events.MKDIR, volume.url, relpath)
+def note_mkdir(db, volume, relpath, *, user=None, protocol=None):
+    """Emit a new folder (folders are not indexed)."""
+    events.emit(db, events.MKDIR, volume.url, relpath, user=user, protocol=protocol)
 
 
-def note_removed(db, volume, relpath):
+def note_removed(db, volume, relpath, *, user=None, protocol=None):
     """Forget a deleted file or folder, and emit it as deleted."""
     with db.transaction():
+        entry = db.file_get(volume.url, relpath)
         db.file_delete(volume.url, relpath)
-        events.emit(db, events.DELETED, volume.url, relpath)
+        events.emit(db, events.DELETED, volume.url, relpath, **_described(entry), user=user, protocol=protocol)
 
 
-def note_moved(db, volume, old, new):
+def note_moved(db, volume, old, new, *, user=None, protocol=None):
+    """Rename a file's or folder's index entries, and emit it as moved (data["to"] is the new relpath)."""
     with db.transaction():
+        entry = db.file_get(volume.url, old)
         db.file_move(volume.url, old, new)
-        events.emit(db, events.MOVED, volume.url, old, to=new)
+        events.emit(db, events.MOVED, volume.url, old, to=new, **_described(entry), user=user, protocol=protocol)
 
 
 def still_same(entry, realpath):
@@ -72,18 +94,19 @@ def walk_files(root):
                 yield child, entry.stat(follow_symlinks=False)
 
 
-def scan_volume(db, volume):
-    """Bring the index of one volume in line with the disk; return (added_or_changed, removed) counts."""
-    known = {row["relpath"]: (row["size"], row["mtime_ns"]) for row in db.files_in_volume(volume.url)}
+def scan_volume(db, volume, *, protocol=events.DISK):
+    """Bring the index of one volume in line with the disk, emitting each difference as created, modified or
+    deleted (with `protocol`, no user); return (added_or_changed, removed) counts."""
+    known = {row["relpath"]: row for row in db.files_in_volume(volume.url)}
     changed = 0
     for relpath, st in walk_files(volume.path):
-        if known.pop(relpath, None) != (st.st_size, st.st_mtime_ns):
+        entry = known.pop(relpath, None)
+        if entry is None or (entry["size"], entry["mtime_ns"]) != (st.st_size, st.st_mtime_ns):
             with db.transaction():
-                db.file_put(volume.url, relpath, *_stat_tuple(st))
-                events.emit(db, events.CREATED, volume.url, relpath, size=st.st_size, external=True)
+                _put(db, volume, relpath, st, None, entry is not None, None, protocol)
             changed += 1
-    for relpath in known:
+    for relpath, entry in known.items():
         with db.transaction():
             db.file_delete(volume.url, relpath)
-            events.emit(db, events.DELETED, volume.url, relpath, external=True)
+            events.emit(db, events.DELETED, volume.url, relpath, **_described(entry), user=None, protocol=protocol)
     return changed, len(known)

@@ -22,6 +22,7 @@ class Kind(Enum):
     TOO_LARGE = "too large"          # over the volume's max_file_size
     NO_SPACE = "no space"            # would leave less than [uploads] min_free
     INCOMPLETE = "incomplete"        # the client sent less than it announced
+    REFUSED_BY_HOOK = "refused by hook"   # a before-upload hook said no (its message is the client's)
 
 
 class Refused(Exception):

@@ -40,6 +40,11 @@ SETTINGS = [
             "Salt of up2k file ids; copyparty's default, so u2c and copyparty agree on ids."),
     Setting("uploads", "expire_hours", int, 48, "Unfinished uploads untouched this long are deleted."),
     Setting("uploads", "min_free", str, "256M", "Refuse uploads that would leave less free disk than this."),
+    Setting("hooks", "retry_base", int, 10,
+            "Seconds before a failed hook is tried again; the wait doubles after each failure (docs/hooks.md)."),
+    Setting("hooks", "retry_max", int, 3600, "Longest wait, in seconds, between two tries of a failing hook."),
+    Setting("hooks", "attempts", int, 12, "Tries of one hook on one event before it is given up and marked failed."),
+    Setting("hooks", "workers", int, 4, "Hooks the worker runs at the same time (a slow one does not hold up others)."),
     Setting("dav", "enabled", bool, False, "Serve WebDAV (the starter config turns it on)."),
     Setting("dav", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("dav", "port", int, 8081, "TCP port of WebDAV."),
@@ -88,4 +93,16 @@ VOLUME_KEYS = {
     "max_file_size": (str, "0", "Largest accepted file, e.g. \"4G\" (0 = no limit)."),
     "time_machine": (str, "", "Offer the volume to Macs over SMB as a Time Machine backup target of at most "
                               "this size, e.g. \"500G\" (empty: not a target)."),
+    "hooks": (list, [], "Commands or webhooks run on the volume's changes, as [[volumes.hooks]] tables (below)."),
+}
+
+# Keys of one [[volumes.hooks]] table (docs/hooks.md): name -> (type, default, help).
+HOOK_KEYS = {
+    "on": (list, None, "What runs it: event kinds created, modified, moved, deleted, and/or before-upload."),
+    "command": (list, None, "Program and arguments as a list (never a shell string); it reads the event JSON "
+                            "on stdin."),
+    "url": (str, None, "Webhook to POST the event JSON to, instead of a command (http:// or https://)."),
+    "secret": (str, "", "Key of the HMAC-SHA256 signature of a webhook's body, sent as X-Filedock-Signature "
+                        "(empty: unsigned)."),
+    "timeout": (int, 30, "Seconds a run or a POST may take; a command still running then is killed."),
 }

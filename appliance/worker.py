@@ -1,7 +1,8 @@
 """The worker daemon (`filedock worker`): the event outbox's consumer and the home of background chores.
 
-Contract: one worker per installation drains the event outbox to its subscribers (today: content
-fingerprints for dedup; later thumbnails and user hooks subscribe here too), scans every volume for changes
+Contract: one worker per installation drains the event outbox to its subscribers (content fingerprints for
+dedup, then the deliveries of user hooks, which a hooks.Deliverer of its own runs on its threads, so a slow
+hook never holds up the outbox), scans every volume for changes
 made behind filedock's back every [server] scan_interval seconds, and runs the periodic CHORES. Nothing
 here runs inside a request, so a long scan never blocks serving; it runs niced below the daemons that serve.
 Under systemd (a Type=notify unit) it reports ready once its database is open, so a worker that cannot start
@@ -14,14 +15,14 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, index, logins, storage
+from . import events, hooks, index, logins, storage
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
 from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
-SUBSCRIBERS = [dedup.fingerprint]
+SUBSCRIBERS = [dedup.fingerprint, hooks.enqueue]   # in order: a hook is sent the hash the first one found
 
 
 def prune_logins(db, config):
@@ -31,7 +32,7 @@ def prune_logins(db, config):
 
 
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = [(600, expire_uploads), (3600, prune_logins)]
+CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 
@@ -61,6 +62,7 @@ def run(config, stop_after=None):
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
+    deliverer = hooks.Deliverer(db, config).start()
     sd_notify("READY=1", log)   # a no-op outside a Type=notify unit
     scan_interval = config.get("server", "scan_interval")
     chores = [(0.0, scan_interval, scan_all)] if scan_interval else []
@@ -75,6 +77,9 @@ def run(config, stop_after=None):
                 except Exception:
                     log.exception("chore %s failed", chore.__name__)
                 chores[i] = (time.monotonic() + every, every, chore)
-        if not events.drain(db, config, SUBSCRIBERS):
+        if events.drain(db, config, SUBSCRIBERS):
+            deliverer.wake()
+        else:
             time.sleep(IDLE_SLEEP)
+    deliverer.stop()
     db.close()

@@ -21,7 +21,7 @@ def env(tmp_path):
 
 def ops(env, who):
     config, db, _ = env
-    return FileOps(config, db, who)
+    return FileOps(config, db, who, protocol="web")
 
 
 def refused(kind, call, *args, **kwargs):
@@ -43,6 +43,23 @@ def test_store_writes_atomically_and_indexes(env):
     assert db.file_get("/", "a.txt")["size"] == 5
     assert [e["kind"] for e in db.events_pending(10)] == ["created"]
     assert visible(paths["/"]) == ["a.txt"]
+
+
+def test_every_change_is_one_event_naming_who_and_over_which_protocol(env):
+    _, db, _ = env
+    alice = ops(env, ALICE)
+    alice.store("/e.txt", io.BytesIO(b"one").read)
+    alice.store("/e.txt", io.BytesIO(b"three").read)
+    alice.move("/e.txt", "/f.txt")
+    alice.delete("/f.txt")
+    FileOps(env[0], db, ANON, protocol="tftp").store("/drop/g.txt", io.BytesIO(b"anon").read)
+    alice_web = {"hash": None, "user": "alice", "protocol": "web"}
+    assert [(e["kind"], e["relpath"], e["data"]) for e in db.events_pending(10)] == [
+        ("created", "e.txt", {"size": 3, **alice_web}),
+        ("modified", "e.txt", {"size": 5, **alice_web}),
+        ("moved", "e.txt", {"to": "f.txt", "size": 5, **alice_web}),
+        ("deleted", "f.txt", {"size": 5, **alice_web}),
+        ("created", "g.txt", {"size": 4, "hash": None, "user": None, "protocol": "tftp"})]
 
 
 def test_exact_names_replace_only_with_the_overwrite_right(env):
@@ -70,10 +87,11 @@ def test_a_refused_or_cut_upload_leaves_nothing(env):
     refused(Kind.INCOMPLETE, ops(env, ALICE).store, "/short.bin", io.BytesIO(b"abc").read, length=10)
     small = dataclasses.replace(config.volumes[0], max_file_size=4)
     limited = dataclasses.replace(config, volumes=(small,) + config.volumes[1:])
-    refused(Kind.TOO_LARGE, FileOps(limited, db, ALICE).store, "/big.bin", io.BytesIO(b"123456").read)
-    refused(Kind.TOO_LARGE, FileOps(limited, db, ALICE).store, "/big.bin", io.BytesIO(b"").read, length=5)
+    limited_ops = FileOps(limited, db, ALICE, protocol="web")
+    refused(Kind.TOO_LARGE, limited_ops.store, "/big.bin", io.BytesIO(b"123456").read)
+    refused(Kind.TOO_LARGE, limited_ops.store, "/big.bin", io.BytesIO(b"").read, length=5)
     full = dataclasses.replace(config, min_free=1 << 60)
-    refused(Kind.NO_SPACE, FileOps(full, db, ALICE).store, "/full.bin", io.BytesIO(b"x").read)
+    refused(Kind.NO_SPACE, FileOps(full, db, ALICE, protocol="web").store, "/full.bin", io.BytesIO(b"x").read)
     assert visible(paths["/"]) == [] and db.events_pending(10) == []
 
 

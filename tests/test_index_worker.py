@@ -49,6 +49,26 @@ def test_changes_behind_filedocks_back_are_found_by_the_scan(make_server):
     assert srv.db_query("SELECT kind FROM events WHERE relpath='outside.txt' ORDER BY id") == [("created",), ("deleted",)]
 
 
+def test_the_scan_reports_external_changes_as_created_modified_and_deleted_from_disk(tmp_path):
+    from appliance import index
+    from appliance.db import Database
+    from test_core_access import make_config
+    volume = make_config(tmp_path).volumes[0]
+    db = Database(tmp_path / "state")
+    (volume.path / "x.txt").write_bytes(b"one")
+    assert index.scan_volume(db, volume) == (1, 0)
+    (volume.path / "x.txt").write_bytes(b"three")
+    assert index.scan_volume(db, volume) == (1, 0)
+    assert index.scan_volume(db, volume) == (0, 0)
+    (volume.path / "x.txt").unlink()
+    assert index.scan_volume(db, volume, protocol="smb") == (0, 1)
+    disk = {"hash": None, "user": None, "protocol": "disk"}
+    assert [(e["kind"], e["data"]) for e in db.events_pending(10)] == [
+        ("created", {"size": 3, **disk}), ("modified", {"size": 5, **disk}),
+        ("deleted", {"size": 5, "hash": None, "user": None, "protocol": "smb"})]
+    db.close()
+
+
 def test_index_state_survives_a_restart(make_server):
     srv = make_server()
     requests.put(srv.url + "/keep.bin", data=b"k", auth=srv.auth("alice"))

@@ -18,6 +18,12 @@ def test_every_volume_key_is_documented():
         assert f"| `{key}` |" in DOC and text in DOC, key
 
 
+def test_every_hook_key_is_documented():
+    for key, (_kind, _default, text) in settings.HOOK_KEYS.items():
+        line = next((l for l in DOC.splitlines() if l.startswith(f"| `{key}` |") and text in l), None)
+        assert line is not None, f"[[volumes.hooks]] {key} is missing from docs/configuration.md"
+
+
 def test_every_right_letter_is_documented():
     from appliance.access import Right
     for right in Right:

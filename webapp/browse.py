@@ -14,7 +14,6 @@ from urllib.parse import quote
 from flask import Response, redirect, render_template, request
 
 from appliance.access import Right
-from appliance.fileops import FileOps
 from appliance.refusal import Kind, Refused
 
 from . import context
@@ -88,7 +87,7 @@ def _folder(listing):
 def get_path():
     """GET/HEAD: a folder's listing or a file's content."""
     path = context.vpath()
-    ops = FileOps(context.config(), context.db(), context.principal())
+    ops = context.ops()
     if path.endswith("/"):
         return _folder(ops.listdir(path))
     try:

@@ -1,10 +1,11 @@
 """Per-request context: the config, this process's database, who is asking, and the access check.
 
 Contract: handlers never read the config file, open the database or decode paths themselves; they call
-`config()`, `db()`, `principal()`, `vpath()` and `require(action, path)`. `require` is the core's
-access.require for this request's principal: a refusal propagates as refusal.Refused, which errors.py turns
-into 401 for an anonymous client (so browsers and scripts can log in), 403 for a logged-in user, 404 when no
-volume serves the path or the user may not even know it exists, 400 for a malformed path.
+`config()`, `db()`, `principal()`, `vpath()`, `ops()` (the principal's FileOps, recording changes as protocol
+"web") and `require(action, path)`. `require` is the core's access.require for this request's principal: a
+refusal propagates as refusal.Refused, which errors.py turns into 401 for an anonymous client (so browsers and
+scripts can log in), 403 for a logged-in user, 404 when no volume serves the path or the user may not even
+know it exists, 400 for a malformed path.
 """
 from urllib.parse import unquote
 
@@ -12,6 +13,8 @@ from flask import current_app, g, request
 
 from appliance import access, storage
 from appliance.db import Database
+from appliance.fileops import FileOps
+from appliance.uploads import PROTOCOL
 
 _DB = {}   # one Database per process (gunicorn forks workers; each opens its own connection)
 
@@ -31,6 +34,11 @@ def db():
 def principal():
     """Who is asking (set by auth.load_principal before every request)."""
     return g.principal
+
+
+def ops():
+    """This request's principal's file operations, over the web."""
+    return FileOps(config(), db(), principal(), protocol=PROTOCOL)
 
 
 def vpath():

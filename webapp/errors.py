@@ -28,7 +28,7 @@ TITLES = {400: "Bad request", 401: "Login required", 403: "Not allowed", 404: "N
 HTTP_STATUS = {
     Kind.LOGIN_NEEDED: 401, Kind.WRONG_LOGIN: 401, Kind.THROTTLED: 429, Kind.HIDDEN: 404, Kind.FORBIDDEN: 403,
     Kind.NOT_FOUND: 404, Kind.NO_PARENT: 404, Kind.BAD_PATH: 400, Kind.EXISTS: 409, Kind.CONFLICT: 409, Kind.TOO_LARGE: 413,
-    Kind.NO_SPACE: 507, Kind.INCOMPLETE: 400,
+    Kind.NO_SPACE: 507, Kind.INCOMPLETE: 400, Kind.REFUSED_BY_HOOK: 403,
 }
 BASIC_CHALLENGE = 'Basic realm="filedock", charset="UTF-8"'
 

@@ -14,7 +14,7 @@ from flask import Request
 
 from appliance import storage
 from appliance.access import Action, decide, vpath_of
-from appliance.fileops import Collision, FileOps, may_replace
+from appliance.fileops import Collision, may_replace
 from appliance.uploads import finish
 from appliance.uploads.target import Target, join
 
@@ -51,10 +51,6 @@ class FiledockRequest(Request):
         return open(path, "xb+")
 
 
-def _ops():
-    return FileOps(context.config(), context.db(), context.principal())
-
-
 def _href(volume, relpath, is_dir=False):
     return quote(vpath_of(volume, relpath)) + ("/" if is_dir else "")
 
@@ -63,7 +59,7 @@ def _href(volume, relpath, is_dir=False):
 def put_file():
     """Store the request body at this path (curl -T), making missing folders above it."""
     read = body_reader(request.environ, request.content_length)
-    stored = _ops().store(context.vpath(), read, length=request.content_length, make_parents=True)
+    stored = context.ops().store(context.vpath(), read, length=request.content_length, make_parents=True)
     response = jsonify(name=stored.path.name, href=_href(stored.volume, stored.relpath), sz=stored.size)
     response.status_code = 200 if stored.replaced else 201
     response.headers["Location"] = response.json["href"]
@@ -80,23 +76,30 @@ def _split_upload_name(filename):
     return parts
 
 
-def _store_part(ops, decision, storage_part, folder_rel):
-    """Publish one parsed multipart file (already in its temporary file); return its listing entry."""
-    volume = decision.volume
+def _admit_part(ops, decision, storage_part):
+    """Check one parsed multipart file (already in its temporary file) before any is published: its name,
+    the path, the right, its size and the before-upload hooks; return (its Decision, real path, size)."""
     parts = _split_upload_name(storage_part.filename or "")
-    rel = "/".join(p for p in [folder_rel, *parts] if p)
-    target_decision = ops.require(Action.CREATE, vpath_of(volume, rel))
+    rel = "/".join(p for p in [decision.relpath, *parts] if p)
+    target_decision = ops.require(Action.CREATE, vpath_of(decision.volume, rel))
     target = ops.real(target_decision)
-    ops.make_parents(target_decision)
-    temp = storage_part.stream.name
     storage_part.stream.flush()
     size = os.fstat(storage_part.stream.fileno()).st_size
-    storage.check_size(volume, size)
+    storage.check_size(decision.volume, size)
+    ops.admit(target_decision, size)
+    return target_decision, target, size
+
+
+def _store_part(ops, target_decision, target, storage_part, size):
+    """Publish one admitted multipart file; return its listing entry."""
+    volume = target_decision.volume
+    ops.make_parents(target_decision)
+    temp = storage_part.stream.name
     folder, _, name = target_decision.relpath.rpartition("/")
     replace_ok = may_replace(volume, target_decision.rights, Collision.VOLUME)
     # the upload engine's last step: fsync, settle the name (a free one unless replacing), rename, index
     name = finish.publish(context.db(), Target(volume, folder, target.parent, name, replace_ok), temp,
-                          fd=storage_part.stream.fileno())
+                          fd=storage_part.stream.fileno(), user=ops.principal.name)
     request.upload_temps.remove(temp)
     rel = join(folder, name)
     return {"name": name, "href": _href(volume, rel), "sz": size}
@@ -105,7 +108,7 @@ def _store_part(ops, decision, storage_part, folder_rel):
 @handles("POST", lambda req: req.mimetype == "multipart/form-data", priority=500)
 def post_form_upload():
     """Store the files of a multipart form (field `f`) in this folder."""
-    ops = _ops()
+    ops = context.ops()
     decision = ops.require(Action.CREATE, context.vpath())
     folder = ops.real(decision)
     if not folder.is_dir():
@@ -113,7 +116,9 @@ def post_form_upload():
     storage.ensure_space(folder, 0, context.config().min_free)
     if request.content_length:   # allow for the form's own headers and boundaries
         storage.check_size(decision.volume, request.content_length - FORM_OVERHEAD)
-    stored = [_store_part(ops, decision, part, decision.relpath) for part in request.files.getlist("f")]
+    admitted = [(part, *_admit_part(ops, decision, part)) for part in request.files.getlist("f")]
+    stored = [_store_part(ops, target_decision, target, part, size)
+              for part, target_decision, target, size in admitted]
     if not stored:
         abort(400, "no files in the form (field name f)")
     if context.wants_json():
@@ -134,7 +139,7 @@ def make_folder():
     """Create a folder named in the body inside this folder."""
     name = _body_value("name")
     storage.check_name(name)
-    decision = _ops().mkdir(context.vpath().rstrip("/") + "/" + name)
+    decision = context.ops().mkdir(context.vpath().rstrip("/") + "/" + name)
     response = jsonify(href=_href(decision.volume, decision.relpath, is_dir=True))
     response.status_code = 201
     return response
@@ -143,21 +148,21 @@ def make_folder():
 @handles("POST", has_query("move"), priority=20)
 def move():
     """Move or rename this file or folder to the path in the body."""
-    dest, dest_path, _ = _ops().move(context.vpath(), context.decode_target(_body_value("to")))
+    dest, dest_path, _ = context.ops().move(context.vpath(), context.decode_target(_body_value("to")))
     return jsonify(href=_href(dest.volume, dest.relpath, dest_path.is_dir()))
 
 
 @handles("POST", has_query("copy"), priority=20)
 def copy():
     """Copy this file or folder to the path in the body."""
-    dest, dest_path, _ = _ops().copy(context.vpath(), context.decode_target(_body_value("to")))
+    dest, dest_path, _ = context.ops().copy(context.vpath(), context.decode_target(_body_value("to")))
     response = jsonify(href=_href(dest.volume, dest.relpath, dest_path.is_dir()))
     response.status_code = 201
     return response
 
 
 def _delete():
-    _ops().delete(context.vpath())
+    context.ops().delete(context.vpath())
     return jsonify(deleted=context.vpath())
 
 

@@ -16,7 +16,7 @@ CHALLENGE = ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
 STATUS = {
     Kind.LOGIN_NEEDED: 401, Kind.WRONG_LOGIN: 401, Kind.THROTTLED: 429, Kind.HIDDEN: 404, Kind.FORBIDDEN: 403,
     Kind.NOT_FOUND: 404, Kind.NO_PARENT: 409, Kind.BAD_PATH: 400, Kind.EXISTS: 412, Kind.CONFLICT: 409,
-    Kind.TOO_LARGE: 413, Kind.NO_SPACE: 507, Kind.INCOMPLETE: 400,
+    Kind.TOO_LARGE: 413, Kind.NO_SPACE: 507, Kind.INCOMPLETE: 400, Kind.REFUSED_BY_HOOK: 403,
 }
 # Where RFC 4918 names another status for a method: MKCOL over an existing name is 405 (9.3.1); a PUT over a
 # file the client may not replace is forbidden, not a failed precondition (the client sent none).

@@ -63,7 +63,7 @@ class Front:
                 raise Refused(Kind.FORBIDDEN if method in ("PUT", "MKCOL", "COPY", "MOVE", "LOCK") else Kind.NOT_FOUND,
                               "macOS Finder's ._* and .DS_Store files are not stored here")
             principal = auth.principal(self.config, self.db, environ)
-            ops = FileOps(self.config, self.db, principal)
+            ops = FileOps(self.config, self.db, principal, protocol="dav")
             environ[OPS] = ops
             environ["wsgidav.auth.user_name"] = principal.name or ""
             environ["wsgidav.auth.realm"] = REALM

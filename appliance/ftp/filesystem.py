@@ -53,7 +53,7 @@ class VolumeFS(AbstractedFS):
 
     def __init__(self, root, cmd_channel):
         super().__init__("/", cmd_channel)
-        self.ops = FileOps(cmd_channel.config, cmd_channel.db, cmd_channel.principal)
+        self.ops = FileOps(cmd_channel.config, cmd_channel.db, cmd_channel.principal, protocol="ftp")
         self.partials = cmd_channel.partials
 
     # -- paths: FTP paths are the "real" paths; FileOps checks each one -----------------------------------

@@ -21,6 +21,7 @@ CODES = {
     Kind.TOO_LARGE: 552,       # "exceeded storage allocation"
     Kind.NO_SPACE: 552,
     Kind.INCOMPLETE: 426,
+    Kind.REFUSED_BY_HOOK: 550,  # with the hook's message
 }
 NOT_FOUND_TEXT = "No such file or folder"
 

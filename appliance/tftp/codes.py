@@ -32,6 +32,7 @@ CODES = {
     Kind.EXISTS: FILE_EXISTS,
     Kind.CONFLICT: NOT_DEFINED,
     Kind.INCOMPLETE: NOT_DEFINED,
+    Kind.REFUSED_BY_HOOK: ACCESS_VIOLATION,
 }
 
 # Where the core's wording does not fit TFTP: it has no login to ask for, and clients know code 6's words.

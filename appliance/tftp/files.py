@@ -51,7 +51,7 @@ class Files:
     """The anonymous principal's files, as tftpy's two hooks."""
 
     def __init__(self, config, db, allow_write):
-        self.ops = FileOps(config, db, Principal())
+        self.ops = FileOps(config, db, Principal(), protocol="tftp")
         self.allow_write = allow_write
 
     def download(self, name, raddress=None, rport=None):

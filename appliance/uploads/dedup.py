@@ -68,8 +68,8 @@ def materialize(source, dest, mode):
 
 
 def fingerprint(db, config, event):
-    """Event subscriber: record the wark of a created file that has none yet."""
-    if event["kind"] != events.CREATED:
+    """Event subscriber: record the wark of a created or modified file that has none yet."""
+    if event["kind"] not in (events.CREATED, events.MODIFIED):
         return
     entry = db.file_get(event["volume"], event["relpath"])
     volume = next((v for v in config.volumes if v.url == event["volume"]), None)

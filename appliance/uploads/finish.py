@@ -1,23 +1,24 @@
 """The last step of every upload: a complete temporary file becomes a visible, indexed file.
 
 Contract: `publish` fsyncs a finished temporary file, gives it the client's modification time, moves it into
-place atomically under the target's name (replacing only if the Target allows it, else under a free name
-such as "name (2).ext") and records it with `index.note_file`, which emits the change to the event outbox;
-it returns the final name. `place_twin` publishes a new name for content the volume already holds (see
-dedup). `complete` publishes an assembled upload record and forgets it (with `remember`, for protocols whose
-clients may ask about an upload after it ended, the database keeps that it finished); with `find_twins` it
-first computes the file's wark (for protocols that send no hashes: the record's `hashes` are those of its
-first chunks, known already, and the rest is read) and replaces it by a link to an identical file when the
-volume dedups.
+place atomically under the target's name (replacing only if the Target allows it, else under a free name such
+as "name (2).ext") and records it with `index.note_file` as the uploading `user` over `protocol`, which emits
+the change to the event outbox; it returns the final name. `place_twin` publishes a new name for content the
+volume already holds (see dedup). `complete` publishes an assembled upload record and forgets it (with
+`remember`, for protocols whose clients may ask about an upload after it ended, the database keeps that it
+finished); with `find_twins` it first computes the file's wark (for protocols that send no hashes: the
+record's `hashes` are those of its first chunks, known already, and the rest is read) and replaces it by a
+link to an identical file when the volume dedups.
 """
 import os
 
 from .. import index, offload, storage
-from . import dedup, hashing, partfile
+from . import PROTOCOL, dedup, hashing, partfile
 from .target import Target, join
 
 
-def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None, remember=False, fd=None):
+def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None, remember=False, fd=None,
+            user=None, protocol=PROTOCOL):
     """fsync a finished temporary file, move it into place and index it; return the name it got.
 
     `upload_id`: the upload record to delete (`remember`ing it as finished) in the same transaction that
@@ -38,20 +39,21 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
         except (FileExistsError, IsADirectoryError):   # lost a race for the name, or a folder is in the way
             name, replace = target.name, False
     with db.transaction():
-        index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark)
+        index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark,
+                        user=user, protocol=protocol)
         if upload_id is not None:
             db.upload_delete(upload_id, remember)
     return name
 
 
-def place_twin(db, target, source, *, wark, lmod=None, upload_id=None, remember=False):
+def place_twin(db, target, source, *, wark, lmod=None, upload_id=None, remember=False, user=None):
     """Publish the content of an indexed file under the target's name without receiving it; return the name.
-    `upload_id`, `remember`: as for publish."""
+    `upload_id`, `remember`, `user`: as for publish."""
     temp = storage.temp_path(target.folder_path)
     try:
         shared = dedup.materialize(source, temp, target.volume.dedup)
         return publish(db, target, temp, wark=wark, lmod=lmod, shared=shared, upload_id=upload_id,
-                       remember=remember)
+                       remember=remember, user=user)
     finally:
         partfile.remove(temp)
 
@@ -82,8 +84,9 @@ def complete(db, config, upload, find_twins=False, fd=None, remember=False):
                                upload["hashes"])
         entry, source = dedup.find_twin(db, target.volume, wark)
         if entry is not None and target.volume.dedup != "copy":
-            name = place_twin(db, target, source, wark=wark, upload_id=upload["id"], remember=remember)
+            name = place_twin(db, target, source, wark=wark, upload_id=upload["id"], remember=remember,
+                              user=upload["username"])
             partfile.remove(temp)
             return name
     return publish(db, target, temp, wark=wark, lmod=upload["lmod"], upload_id=upload["id"], remember=remember,
-                   fd=fd)
+                   fd=fd, user=upload["username"])

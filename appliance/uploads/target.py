@@ -6,14 +6,16 @@ any right on a volume learns nothing of it), a bad name or path, too large above
 no space when the file would leave less free disk than `[uploads] min_free`. Names collide by the core's one rule (fileops.may_replace with
 Collision.VOLUME): overwriting needs Action.OVERWRITE and the client asking for it or the volume's
 on_collision saying overwrite; any other upload onto an existing name gets a free name ("name (2).ext") when
-it is published.
+it is published. `admit` asks the volume's before-upload hooks about a new upload (hooks.admit), before
+`make_folder` or anything else creates something for it.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import storage
+from .. import hooks, storage
 from ..access import Action, require, vpath_of
 from ..fileops import Collision, make_folders, may_replace
+from . import PROTOCOL
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,15 @@ def resolve(config, principal, folder_vpath, name, size, want_replace):
     return Target(volume, decision.relpath, folder_path, name, replace_ok)
 
 
-def make_folder(db, target):
-    """Create the target folder and any missing parents (each checked by the resolver)."""
+def admit(config, principal, target, size):
+    """Refused (REFUSED_BY_HOOK) unless the volume's before-upload hooks let this upload start."""
+    hooks.admit(config, target.volume, target.relpath, size, user=principal.name, protocol=PROTOCOL)
+
+
+def make_folder(db, target, user=None):
+    """Create the target folder and any missing parents (each checked by the resolver), as `user`."""
     if not target.folder_path.is_dir():   # resolved already, so a folder there is inside the volume
-        make_folders(db, target.volume, target.folder)
+        make_folders(db, target.volume, target.folder, user=user, protocol=PROTOCOL)
 
 
 def is_name_or_renamed(candidate, name):

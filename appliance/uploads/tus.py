@@ -60,7 +60,8 @@ def create(db, config, principal, folder_vpath, length, metadata):
     if not name:
         raise UploadError(400, "Upload-Metadata must name the file (filename)")
     target = targets.resolve(config, principal, folder_vpath, name, length, False)
-    targets.make_folder(db, target)
+    targets.admit(config, principal, target, length)
+    targets.make_folder(db, target, principal.name)
     targets.check_space(target.folder_path, length, config)
     temp = partfile.create(target.folder_path, length)
     upload = db.upload_create({

@@ -95,7 +95,7 @@ def _reply(target, offer, wark, name, needed):
 def _start(db, config, principal, target, offer, wark, uid):
     """Create the temporary file and the record of a new upload (or join one a racing client just made).
     A one-chunk upload gets its temporary file from the request that brings the chunk."""
-    targets.make_folder(db, target)
+    targets.make_folder(db, target, principal.name)
     targets.check_space(target.folder_path, offer.size, config)
     if len(offer.hashes) == 1:
         temp = storage.temp_path(target.folder_path)
@@ -141,14 +141,16 @@ def handshake(db, config, principal, folder_vpath, body):
     if upload is not None:
         upload = recheck_after_reboot(db, upload)
     if upload is None:
+        targets.admit(config, principal, target, offer.size)
         if twins:
             twin, source = twins[0]
-            targets.make_folder(db, target)
-            name = finish.place_twin(db, target, source, wark=wark, lmod=offer.lmod)
+            targets.make_folder(db, target, principal.name)
+            name = finish.place_twin(db, target, source, wark=wark, lmod=offer.lmod, user=principal.name)
             return _reply(target, offer, wark, name, [])
         if offer.size == 0:
-            targets.make_folder(db, target)
-            name = finish.publish(db, target, partfile.create(target.folder_path, 0), wark=wark, lmod=offer.lmod)
+            targets.make_folder(db, target, principal.name)
+            name = finish.publish(db, target, partfile.create(target.folder_path, 0), wark=wark, lmod=offer.lmod,
+                                  user=principal.name)
             return _reply(target, offer, wark, name, [])
         upload = _start(db, config, principal, target, offer, wark, uid)
 
