@@ -45,6 +45,7 @@ class Machine:
         self.key = base / "id_ed25519"
         self.ssh_port, self.web_port = free_port(), free_port()
         self.dav_port, self.ftp_port, self.tftp_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+        self.smb_port = free_port()
         first = free_range()
         self.passive = (first, first + 3)
         self.process = None
@@ -53,6 +54,7 @@ class Machine:
             "filedock_web_host": "127.0.0.1", "filedock_web_port": self.web_port,
             "filedock_dav_port": self.dav_port, "filedock_ftp_port": self.ftp_port,
             "filedock_ftp_passive_ports": "%d-%d" % self.passive, "filedock_tftp_port": self.tftp_port,
+            "filedock_smb_host": "127.0.0.1", "filedock_smb_port": self.smb_port,
             "filedock_admin_password": PASSWORD, "filedock_source_archive": str(base / "src.tar"),
             "filedock_volumes": [{"url": "/", "path": "/srv/filedock", "access": {"admin": "rwmda"}},
                                  {"url": "/boot", "path": "/srv/tftp", "access": {"*": "r", "admin": "rwmda"}}],
@@ -249,6 +251,25 @@ def test_ftp_answers_and_stores_files_owned_by_filedock(machine):
         client.connect("127.0.0.1", machine.ftp_port)
         with pytest.raises(ftplib.error_perm):
             client.login("admin", "wrong")
+
+
+def test_smb_answers_with_the_admin_password_and_stores_files_owned_by_filedock(machine, tmp_path):
+    """Samba under the hardened unit, as the filedock user; Debian's own smbd stays masked."""
+    payload = tmp_path / "smb.bin"
+    payload.write_bytes(os.urandom(3 << 20))
+
+    def smbclient(password, commands):
+        return subprocess.run(["smbclient", "-p", str(machine.smb_port), "//127.0.0.1/files", "-U",
+                               f"admin%{password}", "-c", commands], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60)
+    stored = smbclient(PASSWORD, "put smb.bin smb.bin; get smb.bin back.bin")
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    assert (machine.root / "srv/filedock/smb.bin").read_bytes() == payload.read_bytes() == \
+        (tmp_path / "back.bin").read_bytes()
+    assert machine.ssh("stat -c %U /srv/filedock/smb.bin").stdout.strip() == "filedock"
+    assert "NT_STATUS_LOGON_FAILURE" in smbclient("wrong", "ls").stdout
+    assert machine.ssh("systemctl is-enabled smbd.service", check=False).stdout.strip() == "masked"
+    assert machine.ssh("ps -o user= -C smbd | sort -u").stdout.split() == ["filedock"]
 
 
 def tftp_get(machine, name, local):

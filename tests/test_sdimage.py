@@ -115,6 +115,7 @@ class Pi:
     def __init__(self, disk, folder, key, extra_disks=()):
         self.disk, self.folder, self.key, self.extra_disks = disk, folder, key, extra_disks
         self.web_port, self.ssh_port, self.dav_port, self.ftp_port = free_port(), free_port(), free_port(), free_port()
+        self.smb_port = free_port()
         self.console = folder / f"console-{self.web_port}.log"
         self.process = None
 
@@ -136,7 +137,7 @@ class Pi:
              *drives, "-device", "virtio-rng-pci",
              "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.web_port}-:80,"
                         f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22,hostfwd=tcp:127.0.0.1:{self.dav_port}-:8081,"
-                        f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21",
+                        f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21,hostfwd=tcp:127.0.0.1:{self.smb_port}-:445",
              "-device", "virtio-net-pci,netdev=n0", "-display", "none", "-monitor", "none",
              "-serial", f"file:{self.console}", "-no-reboot"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -289,6 +290,11 @@ def test_a_card_set_up_in_filedock_txt_serves_u2c_uploads_and_keeps_them_over_a_
         ftp.login("admin", PASSWORD)
         ftp.voidcmd("TYPE I")
         assert ftp.size("holiday.bin") == payload.stat().st_size
+    # SMB (Samba on 445) with the password filedock.txt set: the first start gave Samba its hash too
+    smb = subprocess.run(["smbclient", "-p", str(pi.smb_port), "//127.0.0.1/files", "-U", f"admin%{PASSWORD}",
+                          "-c", "get holiday.bin smb.bin"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert smb.returncode == 0, smb.stdout + smb.stderr
+    assert (tmp_path / "smb.bin").read_bytes() == payload.read_bytes()
     assert pi.ssh("hostname").strip() == "pi-test"
     assert pi.ssh("readlink /etc/localtime").strip() == "/usr/share/zoneinfo/Europe/Berlin"
     assert pi.ssh("getent ahostsv4 pi-test.local").split()[0] == "10.0.2.15"   # avahi answers for NAME.local

@@ -101,6 +101,8 @@ def global_options(config, layout):
         "create mask": "0644",
         "directory mask": "0755",
         "fruit:aapl": "yes",
+        "use sendfile": "yes",             # downloads from the page cache without a copy through smbd
+        "min receivefile size": "16384",   # uploads spliced from the socket to the file (no copy)
     }
     if host != ALL_INTERFACES:
         options.update({"interfaces": host, "bind interfaces only": "yes"})
