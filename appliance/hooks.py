@@ -31,7 +31,7 @@ from .refusal import Kind, Refused
 
 log = logging.getLogger("filedock.hooks")
 
-PENDING, DONE, FAILED = "pending", "done", "failed"   # the states of a delivery
+DONE, FAILED = "done", "failed"   # how a delivery ends (it is "pending" until then)
 LEASE_MARGIN = 60        # seconds a claimed delivery is held beyond its hook's timeout
 MAX_PAUSE = 60           # seconds the deliverer sleeps at most when nothing is due
 KEEP_DONE = 7 * 86400    # how long finished deliveries are kept, for the record
