@@ -227,9 +227,17 @@ class Database:
         """Index entries with this content id (for dedup)."""
         return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND wark = ?", (volume, wark))
 
-    def files_in_volume(self, volume):
-        """(relpath, size, mtime_ns, wark) of every indexed file of a volume."""
-        return self._all("SELECT relpath, size, mtime_ns, wark FROM files WHERE volume = ?", (volume,))
+    def files_under(self, volume, relpath):
+        """(relpath, size, mtime_ns, inode, wark) of the indexed file at relpath and of every file below it
+        ("" = the whole volume). The files below are a range of the primary key (from relpath + "/" to
+        relpath + "0", "0" following "/"), so a folder's are found without reading the whole volume's; that
+        range relies on byte order (SQLite's BINARY collation; PostgreSQL would need COLLATE "C")."""
+        columns = "relpath, size, mtime_ns, inode, wark"
+        if not relpath:
+            return self._all(f"SELECT {columns} FROM files WHERE volume = ?", (volume,))
+        return self._all(f"SELECT {columns} FROM files WHERE volume = ? AND relpath = ? UNION ALL "
+                         f"SELECT {columns} FROM files WHERE volume = ? AND relpath >= ? AND relpath < ?",
+                         (volume, relpath, volume, relpath + "/", relpath + "0"))
 
     # -- uploads --------------------------------------------------------------------------------------
     def upload_create(self, upload):

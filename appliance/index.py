@@ -7,12 +7,15 @@ Contract: code that changes a file calls `note_file`, `note_removed` or `note_mo
 naming who made it and over which protocol (`user`, `protocol` keywords); these update the index and emit
 the change to the event outbox in one transaction, with the size and content id the index knows. A file is
 "modified" when it replaced one (or, when the caller does not say, when the index knew its path), else
-"created". `scan_volume` finds changes made on disk behind filedock's back and reports them the same way
-(protocol events.DISK, no user); it runs in the worker process, never in a request,
+"created". `reconcile(db, volume, relpath)` finds changes made on disk behind filedock's back to one file,
+or below one folder, and reports them the same way (protocol events.DISK, no user); a file whose size, mtime
+and inode match its entry is unchanged. `scan_volume` is `reconcile` of a volume's root; `reconcile_move`
+follows a rename the watcher saw. They run in the worker process, never in a request,
 and so does the content fingerprinting that subscribes to the events (uploads.dedup.fingerprint). A dedup
 may trust an entry only if `still_same` confirms the file on disk has not changed since it was indexed.
 """
 import os
+import stat
 
 from . import events
 from .storage import is_internal
@@ -94,19 +97,67 @@ def walk_files(root):
                 yield child, entry.stat(follow_symlinks=False)
 
 
-def scan_volume(db, volume, *, protocol=events.DISK):
-    """Bring the index of one volume in line with the disk, emitting each difference as created, modified or
-    deleted (with `protocol`, no user); return (added_or_changed, removed) counts."""
-    known = {row["relpath"]: row for row in db.files_in_volume(volume.url)}
+def _on_disk(volume, relpath):
+    """Yield (relpath, stat) of the regular file at relpath, or of every file below it if it is a folder; nothing
+    for a path that is gone, a symlink or below one, or one of filedock's temporary names."""
+    if relpath and any(is_internal(part) for part in relpath.split("/")):
+        return
+    path = volume.path / relpath
+    if os.path.realpath(path) != str(path):   # walk_files follows no symlink either
+        return
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        yield relpath, st
+    elif stat.S_ISDIR(st.st_mode):
+        for below, below_st in walk_files(path):
+            yield (f"{relpath}/{below}" if relpath else below), below_st
+
+
+def reconcile(db, volume, relpath="", *, protocol=events.DISK):
+    """Bring the index of one path of a volume (a file, or a folder and everything below it; "" = the whole
+    volume) in line with the disk, emitting each difference as created, modified or deleted (with `protocol`,
+    no user); a file whose size, mtime and inode match its entry yields nothing. Return (added_or_changed,
+    removed) counts."""
+    known = {row["relpath"]: row for row in db.files_under(volume.url, relpath)}
     changed = 0
-    for relpath, st in walk_files(volume.path):
-        entry = known.pop(relpath, None)
-        if entry is None or (entry["size"], entry["mtime_ns"]) != (st.st_size, st.st_mtime_ns):
+    for child, st in _on_disk(volume, relpath):
+        entry = known.pop(child, None)
+        if entry is None or (entry["size"], entry["mtime_ns"], entry["inode"]) != _stat_tuple(st):
             with db.transaction():
-                _put(db, volume, relpath, st, None, entry is not None, None, protocol)
+                _put(db, volume, child, st, None, entry is not None, None, protocol)
             changed += 1
-    for relpath, entry in known.items():
+    for child, entry in known.items():
         with db.transaction():
-            db.file_delete(volume.url, relpath)
-            events.emit(db, events.DELETED, volume.url, relpath, **_described(entry), user=None, protocol=protocol)
+            db.file_delete(volume.url, child)
+            events.emit(db, events.DELETED, volume.url, child, **_described(entry), user=None, protocol=protocol)
     return changed, len(known)
+
+
+def scan_volume(db, volume, *, protocol=events.DISK):
+    """Bring the index of a whole volume in line with the disk (`reconcile` of its root)."""
+    return reconcile(db, volume, "", protocol=protocol)
+
+
+def reconcile_move(db, volume, old, new):
+    """Record a rename seen on disk behind filedock's back as moved, if the index knows `old` and `new` is
+    still that file (its inode) or a folder; return whether it did. The caller reconciles both paths after
+    it, which finds whatever else changed."""
+    if not old or not new or any(is_internal(part) for part in f"{old}/{new}".split("/")):
+        return False
+    known = db.files_under(volume.url, old)
+    try:
+        st = os.lstat(volume.path / new)
+    except OSError:
+        return False
+    entry = next((row for row in known if row["relpath"] == old), None)
+    if entry is not None:
+        same = stat.S_ISREG(st.st_mode) and st.st_ino == entry["inode"]
+    else:   # a folder: its files' entries move with it
+        same = bool(known) and stat.S_ISDIR(st.st_mode)
+    if not same:
+        return False
+    note_moved(db, volume, old, new, protocol=events.DISK)
+    return True

@@ -26,6 +26,9 @@ SETTINGS = [
             "Addresses of reverse proxies whose X-Forwarded-For header is believed; nobody else's is."),
     Setting("server", "scan_interval", int, 300,
             "Seconds between background scans for changes made on disk behind filedock's back (0 = never)."),
+    Setting("server", "watch", bool, True,
+            "Watch every volume's folder (inotify), so changes made on disk behind filedock's back are "
+            "indexed within seconds; scan_interval's rescan stays as the safety net."),
     Setting("server", "log_level", str, "info", "One of debug, info, warning, error.",
             ("debug", "info", "warning", "error")),
     Setting("server", "login_attempts", int, 10,

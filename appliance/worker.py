@@ -2,8 +2,10 @@
 
 Contract: one worker per installation drains the event outbox to its subscribers (content fingerprints for
 dedup, then the deliveries of user hooks, which a hooks.Deliverer of its own runs on its threads, so a slow
-hook never holds up the outbox), scans every volume for changes
-made behind filedock's back every [server] scan_interval seconds, and runs the periodic CHORES. Nothing
+hook never holds up the outbox), finds changes made behind filedock's back within seconds through the
+watcher ([server] watch, appliance/watcher.py: it reconciles the watcher's quiet paths between deliveries)
+and by scanning every volume every [server] scan_interval seconds (the safety net; with the watcher on and
+no interval, once at start), and runs the periodic CHORES. Nothing
 here runs inside a request, so a long scan never blocks serving; it runs niced below the daemons that serve.
 Under systemd (a Type=notify unit) it reports ready once its database is open, so a worker that cannot start
 fails `systemctl start` instead of crash-looping unnoticed.
@@ -18,6 +20,7 @@ from gunicorn.systemd import sd_notify
 from . import events, hooks, index, logins, storage
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
+from .watcher import Watcher
 from .db import Database
 
 log = logging.getLogger("filedock.worker")
@@ -55,6 +58,19 @@ def lower_priority():
         os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
 
 
+def start_watcher(db, config):
+    """The running watcher if [server] watch is on, else None. Without periodic scans, the volumes are scanned
+    once after the watches are in place, for what changed while nothing watched."""
+    if not config.get("server", "watch"):
+        return None
+    watcher = Watcher(config).start()
+    if not config.get("server", "scan_interval"):
+        scan_all(db, config)
+    log.info("watching %d of %d volumes for changes made behind filedock's back",
+             len(watcher.watched), len(config.volumes))
+    return watcher
+
+
 def run(config, stop_after=None):
     """Work until SIGTERM (or, for tests, until stop_after seconds have passed)."""
     lower_priority()
@@ -64,6 +80,7 @@ def run(config, stop_after=None):
         signal.signal(sig, lambda *_: stopping.append(True))
     deliverer = hooks.Deliverer(db, config).start()
     sd_notify("READY=1", log)   # a no-op outside a Type=notify unit
+    watcher = start_watcher(db, config)
     scan_interval = config.get("server", "scan_interval")
     chores = [(0.0, scan_interval, scan_all)] if scan_interval else []
     chores += [(0.0, every, chore) for every, chore in CHORES]
@@ -77,9 +94,16 @@ def run(config, stop_after=None):
                 except Exception:
                     log.exception("chore %s failed", chore.__name__)
                 chores[i] = (time.monotonic() + every, every, chore)
-        if events.drain(db, config, SUBSCRIBERS):
+        delivered = events.drain(db, config, SUBSCRIBERS)
+        if delivered:
             deliverer.wake()
-        else:
-            time.sleep(IDLE_SLEEP)
+        reconciled = watcher.drain(db) if watcher is not None else 0
+        if not (delivered or reconciled):
+            if watcher is not None:
+                watcher.wait(IDLE_SLEEP)   # wakes at the first change, or when a waiting path has gone quiet
+            else:
+                time.sleep(IDLE_SLEEP)
+    if watcher is not None:
+        watcher.stop()
     deliverer.stop()
     db.close()
