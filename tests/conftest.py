@@ -192,7 +192,7 @@ class Server:
                 raise RuntimeError(f"filedock exited: {self.log_path.read_text()[-3000:]}")
             try:
                 web_up = requests.get(self.url + "/-/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):   # still starting, or busy starting
                 web_up = False
             kinds = {name: socket.SOCK_DGRAM if name == "tftp" else socket.SOCK_STREAM for name in self.ports}
             if web_up and all(port_answers(kinds[name], port) for name, port in self.ports.items()):

@@ -5,12 +5,15 @@ follows docs/smb.md's mapping of rights: admin and alice write on "files" (/), b
 without read) has no access to it; "pub" is read-only for everyone but alice, who writes; "drop" is admin's
 alone (everyone else holds only the drop-box right); "get" (download by exact path) is no share at all.
 """
+import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 
 import pytest
+import requests
 import smbclient as smbprotocol_client
 from smbprotocol.exceptions import SMBOSError
 
@@ -213,3 +216,32 @@ def test_no_nt_hash_is_written_while_smb_is_off(make_server):
     server = make_server()
     server.cli("user", "passwd", "alice", "--password", "another-password")
     assert not (server.state_dir / "smb" / "private" / "smbpasswd").exists()
+
+
+def test_a_file_copied_in_over_smb_is_indexed_hashed_and_hooked(make_server, tmp_path):
+    """Samba writes behind filedock's back: the watcher finds the file, the worker hashes it, hooks run."""
+    inbox, seen = tmp_path / "inbox", tmp_path / "events.jsonl"
+    inbox.mkdir()
+    record = f"import sys; open({str(seen)!r}, 'a').write(sys.stdin.read().strip() + '\\n')"
+    server = make_server(protocols=("smb",), scan_interval=0, extra=f"""
+[[volumes]]
+url = "/inbox"
+path = "{inbox}"
+access = {{ alice = "rwmd" }}
+
+[[volumes.hooks]]
+on = ["created"]
+command = ["{sys.executable}", "-c", {json.dumps(record)}]
+""")
+    data = os.urandom(512 * 1024)
+    (tmp_path / "photo.jpg").write_bytes(data)
+    code, out = smbclient(server, "inbox", "alice", "put photo.jpg photo.jpg", cwd=tmp_path)
+    assert code == 0, out
+    wait_for(lambda: server.db_query("SELECT wark FROM files WHERE volume = '/inbox' AND relpath = 'photo.jpg' "
+                                     "AND wark IS NOT NULL"), 15, "the SMB upload indexed and hashed")
+    events = wait_for(lambda: seen.exists() and [json.loads(line) for line in seen.read_text().splitlines()],
+                      15, "the created hook to run")
+    assert [(e["kind"], e["volume"], e["path"], e["size"]) for e in events] == \
+        [("created", "/inbox", "photo.jpg", len(data))]
+    listing = requests.get(f"{server.url}/inbox/?ls", auth=server.auth("alice")).json()
+    assert [f["name"] for f in listing["files"]] == ["photo.jpg"]
