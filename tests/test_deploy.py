@@ -175,8 +175,10 @@ def assert_hardened_and_active(machine, name):
 def test_first_deployment_serves_under_hardened_units(machine, checkout, tmp_path):
     machine.deploy(checkout)
     assert curl(web(machine, "/-/health")).startswith(b"ok")
-    for name in ("web", "worker", "dav", "ftp"):
+    for name in ("web", "worker", "dav", "ftp", "smb"):
         assert_hardened_and_active(machine, name)
+    # the watcher may watch a folder per inotify watch, far more than the kernel's 8192
+    assert "fs.inotify.max_user_watches = 524288" in (machine.root / "etc/sysctl.d/90-filedock.conf").read_text()
     # TFTP is installed with its drop-in, but off (filedock_tftp_enabled: false)
     state = dict(line.split("=", 1) for line in machine.ssh(
         "systemctl show -p ActiveState,UnitFileState filedock-tftp.service").stdout.split())
