@@ -4,7 +4,8 @@ Contract: `serve(config)` writes STATE/smb (smb.conf, nss_wrapper's passwd and g
 drops Samba passwords of accounts the config no longer has, starts `smbd --foreground` in a process group
 of its own as this process's user, and tells systemd READY=1 once smbd accepts connections. While smbd runs,
 a change of filedock.toml (an account, a right, a volume) is rendered again and smbd is told to reload, so
-rights change without dropping connections. SIGTERM or SIGINT stops smbd together with everything it started
+rights change without dropping connections; a new [smb] host or port ends this process (status 1) for its
+supervisor to start it again there. SIGTERM or SIGINT stops smbd together with everything it started
 (samba-dcerpcd, Samba's RPC helper, would otherwise outlive it); smbd dying ends this process with its status,
 for the supervisor or systemd to restart. Missing Samba or nss_wrapper is refused with the package to install.
 """
@@ -162,6 +163,10 @@ def serve(config):
         if _mtime(config.path) != seen:
             seen = _mtime(config.path)
             config = _reload(config, layout, smbcontrol)
+            if (config.get("smb", "host"), config.get("smb", "port")) != (host, port):
+                log.warning("[smb] host or port changed: stopping, to be started again there")
+                stop(process, layout)
+                raise SystemExit(1)   # the supervisor (or systemd's Restart=on-failure) starts it anew
     code = stop(process, layout)
     if not stopping:
         log.error("smbd exited with status %s (its log lines above say why)", code)
