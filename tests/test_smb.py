@@ -17,7 +17,7 @@ import requests
 import smbclient as smbprotocol_client
 from smbprotocol.exceptions import SMBOSError
 
-from conftest import password_of, sha256_file, wait_for
+from conftest import free_port, password_of, sha256_file, wait_for
 
 SMBCLIENT_TIMEOUT = 60
 
@@ -245,3 +245,13 @@ command = ["{sys.executable}", "-c", {json.dumps(record)}]
         [("created", "/inbox", "photo.jpg", len(data))]
     listing = requests.get(f"{server.url}/inbox/?ls", auth=server.auth("alice")).json()
     assert [f["name"] for f in listing["files"]] == ["photo.jpg"]
+
+
+def test_a_new_port_is_served_after_the_config_changes(make_server):
+    server = make_server(protocols=("smb",))
+    old, new = server.ports["smb"], free_port()
+    server.config_path.write_text(server.config_path.read_text().replace(f"port = {old}\n", f"port = {new}\n"))
+    server.ports["smb"] = new
+    wait_for(lambda: smbclient(server, "files", "admin", "ls")[0] == 0, 30, "SMB on the new port")
+    server.ports["smb"] = old
+    assert smbclient(server, "files", "admin", "ls")[0] != 0
