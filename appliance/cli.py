@@ -4,7 +4,8 @@
     filedock check-config
     filedock user add NAME [--password PW] [--group G ...] | passwd NAME [--password PW] | del NAME | list
     filedock run                  every enabled daemon under one supervisor (make run, containers)
-    filedock web | worker | dav | ftp | tftp | smb    one daemon in the foreground (systemd units; daemons.DAEMONS)
+    filedock web | worker | dav | ftp | tftp | smb | announce | wsdd
+                                  one daemon in the foreground (systemd units; daemons.DAEMONS)
 
 Contract: a bad config makes every command exit with status 2 and one line naming the file, the key and
 the fix, never a traceback. The config file is found by --config (before or after the subcommand),
@@ -124,7 +125,7 @@ def cmd_user(args):
 def cmd_run(args):
     cfg = load(args.config)
     for daemon in daemons.enabled(cfg):
-        if daemon.section in URL_SCHEMES:
+        if daemon.serves and daemon.section in URL_SCHEMES:
             print(f"filedock: {NAMES[daemon.section]} at {' and '.join(_urls(cfg, daemon.section))}", flush=True)
     return supervisor.run(cfg)
 
@@ -132,9 +133,10 @@ def cmd_run(args):
 def cmd_daemon(args):
     cfg = load(args.config)
     daemon = daemons.BY_NAME[args.command]
-    if daemon.section and not cfg.get(daemon.section, "enabled"):
-        raise ConfigError(f"{cfg.path}: [{daemon.section}] enabled is false, so {daemon.name} is not served; "
-                          f"set it to true (or FILEDOCK_{daemon.section.upper()}__ENABLED=true)")
+    off = [section for section in daemon.sections if not cfg.get(section, "enabled")]
+    if off:
+        raise ConfigError(f"{cfg.path}: [{off[0]}] enabled is false, so {daemon.name} is not served; "
+                          f"set it to true (or FILEDOCK_{off[0].upper()}__ENABLED=true)")
     daemons.run(daemon, cfg)
     return 0
 

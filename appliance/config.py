@@ -153,6 +153,16 @@ def _check_values(values, file):
     except ValueError:
         raise ConfigError(f"{file}: [ftp] masquerade_address = {masquerade!r}: write the IPv4 address clients "
                           "reach this server at, e.g. \"192.168.1.20\"") from None
+    name = values[("announce", "name")]
+    if len(name.encode()) > 63 or "." in name:
+        raise ConfigError(f"{file}: [announce] name = {name!r}: write at most 63 bytes without a dot (an mDNS "
+                          "name is one label), e.g. \"Family files\"")
+    for address in values[("announce", "interfaces")]:
+        try:
+            ipaddress.ip_address(address if isinstance(address, str) else "")
+        except ValueError:
+            raise ConfigError(f"{file}: [announce] interfaces: {address!r} is not an IP address; list this "
+                              "machine's addresses to announce on, e.g. [\"192.168.1.20\"]") from None
     for key in ("retry_base", "retry_max", "attempts", "workers"):
         if values[("hooks", key)] < 1:
             raise ConfigError(f"{file}: [hooks] {key} = {values[('hooks', key)]}: must be at least 1")

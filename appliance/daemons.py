@@ -16,6 +16,13 @@ class Daemon:
     section: str | None    # config section whose `enabled` turns it on; None: runs whenever filedock runs
     entry: str             # "module:function(config)"
     summary: str
+    needs: tuple = ()      # further sections whose `enabled` it needs too (wsdd: SMB, and announcements on)
+    serves: bool = True    # clients connect to it for files (the Connect page lists it); False: a helper
+
+    @property
+    def sections(self):
+        """Every section whose `enabled` this daemon needs."""
+        return ((self.section,) if self.section else ()) + self.needs
 
 
 DAEMONS = (
@@ -25,13 +32,17 @@ DAEMONS = (
     Daemon("ftp", "ftp", "appliance.ftp.server:serve", "FTP and FTPS (pyftpdlib)"),
     Daemon("tftp", "tftp", "appliance.tftp.server:serve", "TFTP, read-mostly, no login (tftpy)"),
     Daemon("smb", "smb", "appliance.smb.server:serve", "SMB for Windows, macOS and Linux (Samba's smbd)"),
+    Daemon("announce", "announce", "appliance.announce:serve",
+           "zeroconf (mDNS/DNS-SD) announcements of every enabled service", serves=False),
+    Daemon("wsdd", "smb", "appliance.wsdd:serve", "WS-Discovery for Windows' Network folder (Debian's wsdd)",
+           needs=("announce",), serves=False),
 )
 BY_NAME = {d.name: d for d in DAEMONS}
 
 
 def enabled(config):
     """The daemons this config turns on, in table order."""
-    return [d for d in DAEMONS if d.section is None or config.get(d.section, "enabled")]
+    return [d for d in DAEMONS if all(config.get(section, "enabled") for section in d.sections)]
 
 
 def entry_point(daemon):

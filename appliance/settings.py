@@ -77,6 +77,16 @@ SETTINGS = [
     Setting("tftp", "port", int, 6969, "UDP port of TFTP (the appliance images use 69)."),
     Setting("tftp", "allow_write", bool, False,
             "Accept uploads (WRQ) into volumes that grant anonymous write; TFTP has no login."),
+    Setting("announce", "enabled", bool, True,
+            "Announce the enabled services on the local network: mDNS/DNS-SD (Finder, Linux file managers) "
+            "and, with SMB, WS-Discovery (Windows' Network folder)."),
+    Setting("announce", "name", str, "",
+            "Name the services are shown under, at most 63 bytes and no dot (empty: this machine's host name)."),
+    Setting("announce", "interfaces", list, [],
+            "Addresses of the interfaces to announce on, e.g. [\"192.168.1.20\"] (empty: every interface)."),
+    Setting("announce", "host_records", str, "auto",
+            "Publish HOST.local's addresses too: auto (unless avahi-daemon or another responder already does), "
+            "yes or no.", ("auto", "yes", "no")),
     Setting("smb", "enabled", bool, False, "Serve SMB through Samba with a generated smb.conf."),
     Setting("smb", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("smb", "port", int, 4450, "TCP port of SMB (the appliance images use 445, which Windows requires)."),

@@ -107,6 +107,9 @@ workers = {web_workers}
 [uploads]
 min_free = "1M"
 
+[announce]
+enabled = false     # many servers run at once here; tests/test_announce.py announces inside a network namespace
+
 {users}
 [groups]
 family = ["alice", "carol"]

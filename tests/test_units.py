@@ -25,8 +25,9 @@ ALL_UNITS = SERVICES + ["filedock.target"]
 # The daemons whose appliance ports are below 1024 (web 80, FTP 21, TFTP 69, SMB 445) get that one capability,
 # nobody else.
 LOW_PORT_DAEMONS = ("web", "ftp", "tftp", "smb")
-# Socket families beyond AF_INET AF_INET6 AF_UNIX, and who needs them (smbd lists interfaces over netlink).
-EXTRA_FAMILIES = {"smb": " AF_NETLINK"}
+# Socket families beyond AF_INET AF_INET6 AF_UNIX, and who needs them (smbd lists interfaces over netlink,
+# announce reads their addresses with getifaddrs, wsdd follows them).
+EXTRA_FAMILIES = {"smb": " AF_NETLINK", "announce": " AF_NETLINK", "wsdd": " AF_NETLINK"}
 ALWAYS_ON = ["filedock-web.service", "filedock-worker.service"]
 BINARY = "/opt/filedock/venv/bin/filedock"
 MAX_EXPOSURE = 3.0  # systemd-analyze security: below 3.0 is rated "OK", 0 is perfect

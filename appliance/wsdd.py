@@ -1,0 +1,58 @@
+"""`filedock wsdd`: WS-Discovery, by which Windows lists SMB servers in its Network folder (Debian's wsdd).
+
+Contract: `serve(config)` runs wsdd as a child in the foreground with `command(config, binary)`: this
+machine's host name (Windows opens what it found as \\\\HOST, so it must be the name that resolves, not
+[announce] name), [smb] workgroup, [announce] interfaces when set, and -v or -vv for [server] log_level info
+or debug. It tells systemd READY=1 once wsdd runs (wsdd joins each interface as its addresses come and go, so
+there is nothing more to wait for), passes SIGTERM and SIGINT on (wsdd then says Bye) and returns when wsdd
+has exited; a wsdd that exits by itself raises SystemExit, for systemd or `filedock run` to restart it.
+wsdd listens on UDP 3702 (multicast 239.255.255.250 and ff02::c) and TCP 5357: no capability is needed.
+"""
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+
+from gunicorn.systemd import sd_notify
+
+log = logging.getLogger("filedock.wsdd")
+
+SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
+VERBOSITY = {"debug": ["-vv"], "info": ["-v"]}
+
+
+def binary():
+    """The path of wsdd, or SystemExit naming the package and the setting that turns it off."""
+    found = shutil.which("wsdd", path=os.environ.get("PATH", "") + ":" + SBIN)
+    if not found:
+        raise SystemExit("filedock wsdd: wsdd not found; install Debian's wsdd package (apt-get install wsdd) "
+                         "or set [announce] enabled = false")
+    return found
+
+
+def command(config, wsdd):
+    """wsdd's command line for this config."""
+    argv = [wsdd, "--hostname", socket.gethostname().split(".")[0], "--workgroup", config.get("smb", "workgroup")]
+    for address in config.get("announce", "interfaces"):
+        argv += ["--interface", address]
+    return argv + VERBOSITY.get(config.get("server", "log_level"), [])
+
+
+def serve(config):
+    """Run wsdd until SIGTERM or SIGINT."""
+    child = subprocess.Popen(command(config, binary()))
+    stopping = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    log.info("WS-Discovery by wsdd (pid %d) as %s", child.pid, " ".join(child.args[1:]))
+    sd_notify("READY=1", log)
+    status = child.wait()
+    if not stopping:
+        raise SystemExit(f"filedock wsdd: wsdd exited by itself with status {status}")
