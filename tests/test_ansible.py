@@ -106,8 +106,9 @@ def test_templates_make_a_config_filedock_accepts(tmp_path):
     dropin = (out / "volumes.conf").read_text().splitlines()
     assert "ReadWritePaths=" in dropin
     assert f"ReadWritePaths={tmp_path / 'state'} {data} {music}" in dropin
-    # the defaults: WebDAV, FTP and SMB on, TFTP off, each on its own port (SMB on 445, the one Windows uses)
-    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "smb"]
+    # the defaults: WebDAV, FTP and SMB on, TFTP off, each on its own port (SMB on 445, the one Windows uses);
+    # announcements on, and WS-Discovery with SMB
+    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "smb", "announce", "wsdd"]
     assert (cfg.get("dav", "port"), cfg.get("ftp", "port"), cfg.get("tftp", "port")) == (8081, 2121, 69)
     assert (cfg.get("smb", "port"), cfg.get("smb", "workgroup")) == (445, "WORKGROUP")
 
@@ -123,13 +124,15 @@ def test_templates_with_every_protocol_make_a_config_check_config_accepts(tmp_pa
                  filedock_ftp_enabled=True, filedock_ftp_port=21, filedock_ftp_passive_ports="30000-30009",
                  filedock_ftp_masquerade_address="203.0.113.7",
                  filedock_tftp_enabled=True, filedock_tftp_port=69, filedock_tftp_allow_write=True,
-                 filedock_smb_port=1445, filedock_smb_workgroup="HOME",
+                 filedock_smb_port=1445, filedock_smb_workgroup="HOME", filedock_announce_name="Family Files",
                  filedock_volumes=[{"url": "/", "path": str(data), "access": {"*": "r", "admin": "rwmda"}}])
     checked = subprocess.run([sys.executable, "-m", "appliance.cli", "--config", str(out / "filedock.toml"),
                               "check-config"], cwd=REPO, capture_output=True, text=True, env={**os.environ})
     assert checked.returncode == 0, checked.stdout + checked.stderr
     cfg = config.load(out / "filedock.toml", environ={})
-    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "tftp", "smb"]
+    assert [d.name for d in daemons.enabled(cfg)] == ["web", "worker", "dav", "ftp", "tftp", "smb", "announce",
+                                                      "wsdd"]
+    assert cfg.get("announce", "name") == "Family Files"
     values = {(s, k): cfg.get(s, k) for s, k in [
         ("dav", "host"), ("dav", "port"), ("ftp", "host"), ("ftp", "port"), ("ftp", "passive_ports"),
         ("ftp", "masquerade_address"), ("tftp", "host"), ("tftp", "port"), ("tftp", "allow_write"),
@@ -149,7 +152,9 @@ def test_templates_with_every_protocol_make_a_config_check_config_accepts(tmp_pa
                                        "dav": {"enabled": True, "port": 18081},
                                        "ftp": {"enabled": True, "port": 21},
                                        "tftp": {"enabled": True, "port": 69},
-                                       "smb": {"enabled": True, "port": 1445}}
+                                       "smb": {"enabled": True, "port": 1445},
+                                       "announce": {"enabled": True, "port": None},
+                                       "wsdd": {"enabled": True, "port": None}}
 
 
 def role_daemons():

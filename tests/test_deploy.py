@@ -55,6 +55,9 @@ class Machine:
             "filedock_dav_port": self.dav_port, "filedock_ftp_port": self.ftp_port,
             "filedock_ftp_passive_ports": "%d-%d" % self.passive, "filedock_tftp_port": self.tftp_port,
             "filedock_smb_host": "127.0.0.1", "filedock_smb_port": self.smb_port,
+            # the machine shares this one's network: nothing is announced on it (tests/test_announce.py does that
+            # in a namespace of its own)
+            "filedock_announce_enabled": False,
             "filedock_admin_password": PASSWORD, "filedock_source_archive": str(base / "src.tar"),
             "filedock_volumes": [{"url": "/", "path": "/srv/filedock", "access": {"admin": "rwmda"}},
                                  {"url": "/boot", "path": "/srv/tftp", "access": {"*": "r", "admin": "rwmda"}}],
