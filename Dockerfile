@@ -23,7 +23,7 @@ LABEL org.opencontainers.image.title="filedock" \
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv tini \
-       samba samba-vfs-modules libnss-wrapper \
+       samba samba-vfs-modules libnss-wrapper wsdd \
     && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so a code change does not reinstall them. Behind a TLS-inspecting proxy, mount its CA
@@ -52,7 +52,8 @@ ENV PATH="/opt/filedock/venv/bin:${PATH}" \
     FILEDOCK_CONFIG=/config/filedock.toml \
     FILEDOCK_SERVER__STATE_DIR=/config/state \
     FILEDOCK_FTP__PASSIVE_PORTS=30000-30009 \
-    FILEDOCK_SMB__ENABLED=true
+    FILEDOCK_SMB__ENABLED=true \
+    FILEDOCK_ANNOUNCE__ENABLED=false
 
 USER 1000:1000
 WORKDIR /config
