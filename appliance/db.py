@@ -27,7 +27,7 @@ SCHEMA = [
     """CREATE INDEX IF NOT EXISTS login_failures_addr ON login_failures (addr, at)""",
     """CREATE TABLE IF NOT EXISTS files (
         volume TEXT NOT NULL, relpath TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-        inode INTEGER NOT NULL, wark TEXT, indexed_at REAL NOT NULL,
+        inode INTEGER NOT NULL, wark TEXT, indexed_at REAL NOT NULL, protocol TEXT,
         PRIMARY KEY (volume, relpath))""",
     """CREATE INDEX IF NOT EXISTS files_wark ON files (volume, wark)""",
     """CREATE TABLE IF NOT EXISTS uploads (
@@ -72,11 +72,11 @@ SCHEMA += [
     """CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (state, next_at)""",
 ]
 
-FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at"
+FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at, protocol"
 UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
                   "replace_ok, meta, created, updated, boot")
 # Columns added after a release, with their definitions: added to older databases when they are opened.
-ADDED_COLUMNS = [("uploads", "boot", "TEXT")]
+ADDED_COLUMNS = [("uploads", "boot", "TEXT"), ("files", "protocol", "TEXT")]
 
 
 def _row_dict(cursor, row):
@@ -198,15 +198,22 @@ class Database:
     def file_get(self, volume, relpath):
         return self._one(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND relpath = ?", (volume, relpath))
 
-    def file_put(self, volume, relpath, size, mtime_ns, inode, wark=None):
-        """Insert or replace one file's index entry."""
-        self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  (volume, relpath, size, mtime_ns, inode, wark, time.time()))
+    def file_put(self, volume, relpath, size, mtime_ns, inode, wark=None, protocol=None):
+        """Insert or replace one file's index entry (`protocol`: over which the file was last written)."""
+        self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  (volume, relpath, size, mtime_ns, inode, wark, time.time(), protocol))
 
     def file_set_wark(self, volume, relpath, size, mtime_ns, wark):
         """Record a file's content id, only if the file is still the one that was hashed."""
         self._run("UPDATE files SET wark = ? WHERE volume = ? AND relpath = ? AND size = ? AND mtime_ns = ?",
                   (wark, volume, relpath, size, mtime_ns))
+
+    def file_relink(self, volume, relpath, was, mtime_ns, inode):
+        """Record that a file's name now leads to another inode with the same content (dedup), only if the
+        entry is still the file `was` (an index entry) describes; return whether it was."""
+        return self._run("UPDATE files SET mtime_ns = ?, inode = ? WHERE volume = ? AND relpath = ? AND size = ? "
+                         "AND mtime_ns = ? AND inode = ?",
+                         (mtime_ns, inode, volume, relpath, was["size"], was["mtime_ns"], was["inode"])) == 1
 
     def file_delete(self, volume, relpath):
         """Forget a file, or a folder and everything below it."""

@@ -331,8 +331,12 @@ class FileOps:
         path = self.real(decision)
         if not path.is_file():
             raise Refused(Kind.NOT_FOUND, "no such file")
+        entry = self.db.file_get(decision.volume.url, decision.relpath)
+        wark = entry["wark"] if entry and index.still_same(entry, path) else None   # a time is not new content
+        if os.stat(path).st_nlink > 1:   # an inode shared with a twin (dedup): only this name's time may change
+            storage.copy_file(path, path, replace=True)
         os.utime(path, (mtime, mtime))
-        index.note_file(self.db, decision.volume, decision.relpath, path, **self.origin)
+        index.note_file(self.db, decision.volume, decision.relpath, path, wark, **self.origin)
 
     def _existing(self, action, vpath):
         decision = self.require(action, vpath)

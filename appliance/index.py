@@ -12,7 +12,9 @@ or below one folder, and reports them the same way (protocol events.DISK, no use
 and inode match its entry is unchanged. `scan_volume` is `reconcile` of a volume's root; `reconcile_move`
 follows a rename the watcher saw. They run in the worker process, never in a request,
 and so does the content fingerprinting that subscribes to the events (uploads.dedup.fingerprint). A dedup
-may trust an entry only if `still_same` confirms the file on disk has not changed since it was indexed.
+may trust an entry only if `still_same` confirms the file on disk has not changed since it was indexed; a
+dedup that gave a name another inode with the same content records it with `note_shared`, which emits
+nothing. Each entry keeps the protocol its file was last written over (DISK for changes found on disk).
 """
 import os
 import stat
@@ -33,7 +35,7 @@ def _described(entry):
 def _put(db, volume, relpath, st, wark, replaced, user, protocol):
     """Index one file and emit it as created or modified (inside the caller's transaction)."""
     size, mtime_ns, inode = _stat_tuple(st)
-    db.file_put(volume.url, relpath, size, mtime_ns, inode, wark)
+    db.file_put(volume.url, relpath, size, mtime_ns, inode, wark, protocol)
     events.emit(db, events.MODIFIED if replaced else events.CREATED, volume.url, relpath,
                 size=size, hash=wark, user=user, protocol=protocol)
 
@@ -67,6 +69,14 @@ def note_moved(db, volume, old, new, *, user=None, protocol=None):
         entry = db.file_get(volume.url, old)
         db.file_move(volume.url, old, new)
         events.emit(db, events.MOVED, volume.url, old, to=new, **_described(entry), user=user, protocol=protocol)
+
+
+def note_shared(db, volume, relpath, was, st):
+    """Record that a file's name now leads to an identical file's inode (dedup replaced it by a hardlink;
+    `st`: that inode's stat): the entry takes its inode and mtime if it still describes the file `was` (the
+    entry that was hashed). Emits nothing: the content did not change, so no hook runs again. Return whether
+    it did."""
+    return db.file_relink(volume.url, relpath, was, st.st_mtime_ns, st.st_ino)
 
 
 def still_same(entry, realpath):

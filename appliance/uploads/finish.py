@@ -46,12 +46,12 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
     return name
 
 
-def place_twin(db, target, source, *, wark, lmod=None, upload_id=None, remember=False, user=None):
-    """Publish the content of an indexed file under the target's name without receiving it; return the name.
-    `upload_id`, `remember`, `user`: as for publish."""
+def place_twin(db, target, twin, source, *, wark, lmod=None, upload_id=None, remember=False, user=None):
+    """Publish the content of an indexed file (`twin`, its entry, at `source`) under the target's name without
+    receiving it; return the name. `upload_id`, `remember`, `user`: as for publish."""
     temp = storage.temp_path(target.folder_path)
     try:
-        shared = dedup.materialize(source, temp, target.volume.dedup)
+        shared = dedup.materialize(source, temp, dedup.mode_for(target.volume, twin))
         return publish(db, target, temp, wark=wark, lmod=lmod, shared=shared, upload_id=upload_id,
                        remember=remember, user=user)
     finally:
@@ -84,7 +84,7 @@ def complete(db, config, upload, find_twins=False, fd=None, remember=False):
                                upload["hashes"])
         entry, source = dedup.find_twin(db, target.volume, wark)
         if entry is not None and target.volume.dedup != "copy":
-            name = place_twin(db, target, source, wark=wark, upload_id=upload["id"], remember=remember,
+            name = place_twin(db, target, entry, source, wark=wark, upload_id=upload["id"], remember=remember,
                               user=upload["username"])
             partfile.remove(temp)
             return name

@@ -143,9 +143,9 @@ def handshake(db, config, principal, folder_vpath, body):
     if upload is None:
         targets.admit(config, principal, target, offer.size)
         if twins:
-            twin, source = twins[0]
+            twin, source = dedup.best(twins)
             targets.make_folder(db, target, principal.name)
-            name = finish.place_twin(db, target, source, wark=wark, lmod=offer.lmod, user=principal.name)
+            name = finish.place_twin(db, target, twin, source, wark=wark, lmod=offer.lmod, user=principal.name)
             return _reply(target, offer, wark, name, [])
         if offer.size == 0:
             targets.make_folder(db, target, principal.name)
