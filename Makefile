@@ -14,7 +14,7 @@ DEB_SDIMAGE_PACKAGES := mmdebstrap arch-test qemu-user-static binfmt-support dos
 BUILD_VENV := .venv-build
 # Debian packages the tests drive as real clients (the image tests boot the Pi image in qemu-system-arm).
 DEB_TEST_PACKAGES := curl lftp litmus cadaver davfs2 smbclient samba samba-vfs-modules libnss-wrapper wsdd tftp-hpa atftp rclone chromium wrk iperf3 \
-  systemd python3-seccomp iproute2 util-linux fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client \
+  systemd python3-seccomp iproute2 util-linux xfsprogs fonts-liberation fonts-dejavu-core debootstrap systemd-container openssh-client \
   buildah podman runc qemu-system-arm $(DEB_SDIMAGE_PACKAGES)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
