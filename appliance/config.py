@@ -215,14 +215,17 @@ def _normalize_url(url, where):
     return "/" + "/".join(parts)
 
 
+def _refuse_unknown_keys(table, known, where):
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; valid keys are {', '.join(known)}")
+
+
 def _volume(index, table, base, file, users, groups):
     where = f"{file}: [[volumes]] #{index + 1}"
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table with url and path")
-    unknown = set(table) - set(settings.VOLUME_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; valid keys are "
-                          f"{', '.join(settings.VOLUME_KEYS)}")
+    _refuse_unknown_keys(table, settings.VOLUME_KEYS, where)
     for key in ("url", "path"):
         if key not in table:
             raise ConfigError(f"{where}: missing {key} ({settings.VOLUME_KEYS[key][2]})")
@@ -262,10 +265,7 @@ def _hook(table, volume_url, where):
     """One hook table, checked (see settings.HOOK_KEYS)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table; write it as [[volumes.hooks]] below its [[volumes]]")
-    unknown = set(table) - set(settings.HOOK_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}; valid keys are "
-                          f"{', '.join(settings.HOOK_KEYS)}")
+    _refuse_unknown_keys(table, settings.HOOK_KEYS, where)
     on = table.get("on")
     if not isinstance(on, list) or not on or not all(isinstance(k, str) and k in HOOK_ON for k in on):
         raise ConfigError(f"{where}.on = {on!r}: list what runs it, from {', '.join(HOOK_ON)}, "
