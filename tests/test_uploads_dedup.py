@@ -142,12 +142,17 @@ def test_a_put_file_becomes_a_hardlink_with_its_index_entry_and_no_event(setup):
     assert db.events_pending(10) == [] and not temporary_files(volume)
 
 
-def test_a_file_changed_while_it_is_hashed_is_never_replaced(setup, monkeypatch):
-    config, db, volume = setup
+def indexed_then_twin(db, config, volume):
+    """a.bin written and processed by the worker, then b.bin with the same 64 KiB: (a, b, data)."""
     data = os.urandom(64 << 10)
     a = put(db, volume, "a.bin", data)
     work(db, config)
-    b = put(db, volume, "b.bin", data)
+    return a, put(db, volume, "b.bin", data), data
+
+
+def test_a_file_changed_while_it_is_hashed_is_never_replaced(setup, monkeypatch):
+    config, db, volume = setup
+    a, b, data = indexed_then_twin(db, config, volume)
     real_wark = dedup.file_wark
 
     def hash_then_change(path, *args):
@@ -168,10 +173,7 @@ def test_a_file_changed_while_it_is_hashed_is_never_replaced(setup, monkeypatch)
 
 def test_the_swap_puts_back_a_newer_file_renamed_in_just_before_it(setup, monkeypatch):
     config, db, volume = setup
-    data = os.urandom(64 << 10)
-    a = put(db, volume, "a.bin", data)
-    work(db, config)
-    b = put(db, volume, "b.bin", data)
+    a, b, data = indexed_then_twin(db, config, volume)
     real_exchange, calls = dedup.exchange, []
 
     def newer_upload_first(one, other):
