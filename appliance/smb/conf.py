@@ -102,6 +102,7 @@ def global_options(config, layout):
         "directory mask": "0755",
         "fruit:aapl": "yes",
         "use sendfile": "yes",             # downloads from the page cache without a copy through smbd
+        "aio read size": "0",              # (an asynchronous read is copied through a buffer, never sent)
         "min receivefile size": "16384",   # uploads spliced from the socket to the file (no copy)
     }
     if host != ALL_INTERFACES:
