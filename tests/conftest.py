@@ -192,6 +192,7 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()      # its daemons (and Samba's) may still run
                 raise RuntimeError(f"filedock exited: {self.log_path.read_text()[-3000:]}")
             try:
                 web_up = requests.get(self.url + "/-/health", timeout=2).status_code == 200
@@ -201,6 +202,7 @@ class Server:
             if web_up and all(port_answers(kinds[name], port) for name, port in self.ports.items()):
                 return
             time.sleep(0.1)
+        self.stop()              # nothing of a server that never answered is left running
         raise RuntimeError(f"filedock did not answer: {self.log_path.read_text()[-3000:]}")
 
     def stop(self, sig=signal.SIGKILL):

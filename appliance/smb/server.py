@@ -157,11 +157,12 @@ def serve(config):
     if process.poll() is None and not stopping:
         log.info("SMB on %s:%d: %s", host, port, ", ".join(s.name for s in shares.shares(config)) or "no shares")
         sd_notify("READY=1", log)
-    seen = _mtime(config.path)
+    seen = _contents(config.path)
     while not stopping and process.poll() is None:
         time.sleep(WATCH_EVERY)
-        if _mtime(config.path) != seen:
-            seen = _mtime(config.path)
+        current = _contents(config.path)
+        if current != seen:   # by content: a file caught half-written differs again once complete
+            seen = current
             config = _reload(config, layout, smbcontrol)
             if (config.get("smb", "host"), config.get("smb", "port")) != (host, port):
                 log.warning("[smb] host or port changed: stopping, to be started again there")
@@ -173,9 +174,10 @@ def serve(config):
         raise SystemExit(1)
 
 
-def _mtime(path):
+def _contents(path):
     try:
-        return os.stat(path).st_mtime_ns
+        with open(path, "rb") as f:
+            return f.read()
     except OSError:
         return None
 
