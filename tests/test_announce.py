@@ -51,8 +51,6 @@ echo ready
 exec cat >/dev/null
 """
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
-
 
 def write_config(folder, sections):
     """filedock.toml in folder: an admin, a volume at / and a Time Machine volume at /backup, then `sections`."""
@@ -222,7 +220,6 @@ def test_bad_announce_settings_are_refused(tmp_path, sections, named):
 
 # On the network, inside a namespace.
 
-@needs_root
 def test_every_service_is_announced_at_once_and_says_goodbye(namespace, tmp_path):
     browser = Client(namespace, "browse", *TYPES)
     browser.wait("the browser", event="browsing")
@@ -247,7 +244,6 @@ def test_every_service_is_announced_at_once_and_says_goodbye(namespace, tmp_path
     browser.close()
 
 
-@needs_root
 def test_the_host_name_is_left_to_the_responder_that_owns_it(namespace, tmp_path):
     """As on the Raspberry Pi image, where avahi-daemon publishes fdtest.local: filedock's services point at it
     and publish no address of their own, so two responders never disagree about one name."""
@@ -266,7 +262,6 @@ def test_the_host_name_is_left_to_the_responder_that_owns_it(namespace, tmp_path
     avahi.close()
 
 
-@needs_root
 def test_a_new_address_is_announced(namespace, tmp_path):
     daemon = Daemon(namespace, tmp_path, write_config(tmp_path, '[announce]\nhost_records = "yes"\n'), "announce")
     daemon.ready()
@@ -283,7 +278,6 @@ def test_a_new_address_is_announced(namespace, tmp_path):
     assert daemon.stop() == 0
 
 
-@needs_root
 def test_wsdd_answers_a_probe_with_the_host_name(namespace, tmp_path):
     daemon = Daemon(namespace, tmp_path, write_config(tmp_path, '[smb]\nenabled = true\nworkgroup = "homenet"\n'),
                     "wsdd")
@@ -297,7 +291,6 @@ def test_wsdd_answers_a_probe_with_the_host_name(namespace, tmp_path):
     assert not os.path.exists(f"/proc/{wsdd_pid}"), "wsdd stops with filedock wsdd"
 
 
-@needs_root
 def test_filedock_run_supervises_the_announcements(namespace, tmp_path):
     browser = Client(namespace, "browse", "_http._tcp.local.")
     browser.wait("the browser", event="browsing")

@@ -3,7 +3,6 @@ and lets a file share its content with an identical one in the same volume, by h
 filedock wrote, in place by reflink (FIDEDUPERANGE) otherwise, never replacing a file that changed meanwhile.
 Proven by inode, link count and extents, not by a log line."""
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -247,17 +246,14 @@ def test_an_up2k_upload_is_not_hardlinked_to_a_file_written_behind_filedocks_bac
 
 @pytest.fixture
 def xfs_folder(tmp_path):
-    """A freshly made XFS filesystem (which shares extents) mounted from an image; skipped where that cannot be
-    done (not root, no xfsprogs, no loop devices)."""
-    if os.geteuid() != 0 or not shutil.which("mkfs.xfs"):
-        pytest.skip("needs root and mkfs.xfs (xfsprogs) to mount an XFS image")
+    """A freshly made XFS filesystem (which shares extents) mounted from a loop image: needs root and xfsprogs
+    (`make test-deps` installs it), like the other tests that mount or boot."""
     image, mount = tmp_path / "xfs.img", tmp_path / "xfs"
     with open(image, "wb") as f:
         f.truncate(300 << 20)
     subprocess.run(["mkfs.xfs", "-q", str(image)], check=True)
     mount.mkdir()
-    if subprocess.run(["mount", "-o", "loop", str(image), str(mount)], capture_output=True).returncode:
-        pytest.skip("cannot mount a loop device here")
+    subprocess.run(["mount", "-o", "loop", str(image), str(mount)], check=True)
     try:
         yield mount
     finally:
@@ -287,8 +283,7 @@ def test_on_xfs_a_file_written_on_disk_shares_its_extents_in_place(tmp_path, xfs
     assert os.getxattr(disk, "user.DosStream.finder") == b"kept" and disk.read_bytes() == data
     assert os.stat(a).st_nlink == 1 == after.st_nlink
     assert index.still_same(db.file_get("/", "disk.bin"), disk)
-    if shutil.which("filefrag"):
-        assert shared_extents(disk) and shared_extents(a)
+    assert shared_extents(disk) and shared_extents(a)   # filefrag: e2fsprogs, installed by make test-deps
     with open(disk, "r+b") as f:   # edited in place later (SMB): only that file changes
         f.write(b"edited")
     assert a.read_bytes() == data
