@@ -108,17 +108,20 @@ def cmd_user(args):
         print(f"deleted {args.name}")
         return 0
     password = _ask_password(args)
-    same = args.action == "passwd" and accounts.verify_password(password, cfg.users[args.name].password_hash)
-    if same and not args.group:
-        _store_smb_password(cfg, args.name, password)   # the same password: only SMB's copy is made sure of
-        print(f"password of {args.name} unchanged")
-        return 0
-    hashed = accounts.hash_password(password)
-    configfile.edit(path, lambda doc: configfile.set_user(doc, args.name, hashed, args.group or ()))
+    # the same password again changes nothing but makes sure SMB has its copy (the Ansible role relies on it)
+    unchanged = (args.action == "passwd" and not args.group
+                 and accounts.verify_password(password, cfg.users[args.name].password_hash))
+    if not unchanged:
+        hashed = accounts.hash_password(password)
+        configfile.edit(path, lambda doc: configfile.set_user(doc, args.name, hashed, args.group or ()))
     _store_smb_password(cfg, args.name, password)
-    if args.action == "passwd":   # a new password logs out every session of the old one
+    if unchanged:
+        print(f"password of {args.name} unchanged")
+    elif args.action == "passwd":   # a new password logs out every session of the old one
         _end_sessions(cfg, args.name)
-    print(f"{'added' if args.action == 'add' else 'changed password of'} {args.name}")
+        print(f"changed password of {args.name}")
+    else:
+        print(f"added {args.name}")
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import tomlkit
 
 from . import config as config_module
-from .storage import AtomicWriter
+from .storage import replace_with
 
 OWNER_ONLY = 0o600
 STARTER = '''# filedock configuration. Every setting, its default and meaning: docs/configuration.md
@@ -67,14 +67,8 @@ def write_starter(path, root, password_hash, state_dir="state"):
 def _replace(path, text, mode, owner=None, validate=False):
     """Atomically replace path with text, the new file having mode and, when given, (uid, gid); with validate,
     the new file must load as a config before it replaces anything."""
-    with AtomicWriter(path) as out:
-        os.chmod(out.temp, mode)
-        if owner is not None:
-            os.chown(out.temp, *owner)
-        out.write(text.encode("utf-8"))   # bytes are written at once (never handed to a thread)
-        if validate:
-            config_module.load(out.temp, environ={})
-        out.publish(replace=True)
+    check = (lambda temp: config_module.load(temp, environ={})) if validate else None
+    replace_with(path, text.encode("utf-8"), mode, owner, check)
 
 
 def edit(path, change):

@@ -315,6 +315,19 @@ class AtomicWriter:
         self.discard()
 
 
+def replace_with(path, data, mode, owner=None, check=None):
+    """Atomically replace path with the bytes data, as a file of mode (and (uid, gid) owner when given);
+    check(temporary path), when given, runs on the new file first, and raising there keeps the old one."""
+    with AtomicWriter(path) as out:
+        os.chmod(out.temp, mode)
+        if owner is not None:
+            os.chown(out.temp, *owner)
+        out.write(data)   # bytes are written at once (never handed to a thread)
+        if check is not None:
+            check(out.temp)
+        out.publish(replace=True)
+
+
 def sweep_stale_temps(root, max_age):
     """Delete temporary files below root untouched for max_age seconds (left by a crash); return the count."""
     cutoff, removed = time.time() - max_age, 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from Crypto.Hash import MD4
 
-from ..storage import AtomicWriter
+from ..storage import replace_with
 
 NO_LM_HASH = "X" * 32
 ACCOUNT_FLAGS = "[U          ]"    # a normal user account, 11 flag characters
@@ -67,7 +67,7 @@ def _owner(state_dir):
 
 
 def _edit(state_dir, change):
-    """Apply change(entries) to the passdb under its lock, and save it atomically."""
+    """Apply change(entries) to the passdb under its lock, and save it atomically; return the names it holds."""
     state_dir = Path(state_dir)
     owner = _owner(state_dir)
     for path in (state_dir, state_dir / "smb", folder(state_dir)):
@@ -84,13 +84,9 @@ def _edit(state_dir, change):
         before = dict(entries)
         change(entries)
         if entries == before and target.exists():
-            return
-        with AtomicWriter(target) as out:
-            os.chmod(out.temp, 0o600)
-            if owner:
-                os.chown(out.temp, *owner)
-            out.write("".join(entries.values()).encode("utf-8"))
-            out.publish(replace=True)
+            return set(entries)
+        replace_with(target, "".join(entries.values()).encode("utf-8"), 0o600, owner)
+    return set(entries)
 
 
 def set_password(state_dir, name, password, uid=None):
@@ -113,12 +109,15 @@ def remove(state_dir, name):
 
 
 def keep_only(state_dir, names):
-    """Drop the entries of accounts no longer in the config (an edit by hand, not `filedock user del`)."""
-    if file_path(state_dir).exists():
-        def change(entries):
-            for gone in set(entries) - set(names):
-                del entries[gone]
-        _edit(state_dir, change)
+    """Drop the entries of accounts no longer in the config (an edit by hand, not `filedock user del`); return
+    the accounts that have an SMB password."""
+    if not file_path(state_dir).exists():
+        return set()
+
+    def change(entries):
+        for gone in set(entries) - set(names):
+            del entries[gone]
+    return _edit(state_dir, change)
 
 
 def known(state_dir):

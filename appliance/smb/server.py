@@ -22,7 +22,7 @@ import time
 from gunicorn.systemd import sd_notify
 
 from .. import config as config_module
-from ..storage import AtomicWriter
+from ..storage import replace_with
 from . import conf, passdb, shares
 
 log = logging.getLogger("filedock.smb")
@@ -52,12 +52,10 @@ def nss_wrapper():
 
 
 def _write(path, text, mode):
+    """Replace a file smbd reads when its text changed; return whether it did."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
-    with AtomicWriter(path) as out:
-        os.chmod(out.temp, mode)
-        out.write(text.encode("utf-8"))
-        out.publish(replace=True)
+    replace_with(path, text.encode("utf-8"), mode)
     return True
 
 
@@ -68,8 +66,7 @@ def render(config, layout):
     names = [name for name in config.users if passdb.valid_name(name)]
     for refused in sorted(set(config.users) - set(names)):
         log.warning("account %r cannot use SMB: its name has ':' or a line break", refused)
-    passdb.keep_only(config.state_dir, names)
-    missing = sorted(set(names) - passdb.known(config.state_dir))
+    missing = sorted(set(names) - passdb.keep_only(config.state_dir, names))
     if missing:
         log.warning("no SMB password yet for %s: SMB needs its own hash of the password, made when it is set; "
                     "run: filedock user passwd NAME", ", ".join(missing))
