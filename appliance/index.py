@@ -27,6 +27,16 @@ def _stat_tuple(st):
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
+def matches(entry, st):
+    """Whether a stat is of exactly the file an index entry describes (size, mtime and inode)."""
+    return _stat_tuple(st) == (entry["size"], entry["mtime_ns"], entry["inode"])
+
+
+def internal(relpath):
+    """Whether a relpath is, or lies below, one of filedock's temporary names."""
+    return any(is_internal(part) for part in relpath.split("/"))
+
+
 def _described(entry):
     """The size and content id an index entry knows (None for a folder or an unindexed path)."""
     return {"size": entry["size"], "hash": entry["wark"]} if entry else {"size": None, "hash": None}
@@ -38,6 +48,12 @@ def _put(db, volume, relpath, st, wark, replaced, user, protocol):
     db.file_put(volume.url, relpath, size, mtime_ns, inode, wark, protocol)
     events.emit(db, events.MODIFIED if replaced else events.CREATED, volume.url, relpath,
                 size=size, hash=wark, user=user, protocol=protocol)
+
+
+def _drop(db, volume, relpath, entry, user, protocol):
+    """Forget a file or folder and emit it as deleted, with what `entry` knew (inside the caller's transaction)."""
+    db.file_delete(volume.url, relpath)
+    events.emit(db, events.DELETED, volume.url, relpath, **_described(entry), user=user, protocol=protocol)
 
 
 def note_file(db, volume, relpath, realpath, wark=None, *, user=None, protocol=None, replaced=None):
@@ -58,9 +74,7 @@ def note_mkdir(db, volume, relpath, *, user=None, protocol=None):
 def note_removed(db, volume, relpath, *, user=None, protocol=None):
     """Forget a deleted file or folder, and emit it as deleted."""
     with db.transaction():
-        entry = db.file_get(volume.url, relpath)
-        db.file_delete(volume.url, relpath)
-        events.emit(db, events.DELETED, volume.url, relpath, **_described(entry), user=user, protocol=protocol)
+        _drop(db, volume, relpath, db.file_get(volume.url, relpath), user, protocol)
 
 
 def note_moved(db, volume, old, new, *, user=None, protocol=None):
@@ -85,7 +99,7 @@ def still_same(entry, realpath):
         st = os.stat(realpath)
     except OSError:
         return False
-    return _stat_tuple(st) == (entry["size"], entry["mtime_ns"], entry["inode"])
+    return matches(entry, st)
 
 
 def walk_files(root):
@@ -110,7 +124,7 @@ def walk_files(root):
 def _on_disk(volume, relpath):
     """Yield (relpath, stat) of the regular file at relpath, or of every file below it if it is a folder; nothing
     for a path that is gone, a symlink or below one, or one of filedock's temporary names."""
-    if relpath and any(is_internal(part) for part in relpath.split("/")):
+    if relpath and internal(relpath):
         return
     path = volume.path / relpath
     if os.path.realpath(path) != str(path):   # walk_files follows no symlink either
@@ -135,14 +149,13 @@ def reconcile(db, volume, relpath="", *, protocol=events.DISK):
     changed = 0
     for child, st in _on_disk(volume, relpath):
         entry = known.pop(child, None)
-        if entry is None or (entry["size"], entry["mtime_ns"], entry["inode"]) != _stat_tuple(st):
+        if entry is None or not matches(entry, st):
             with db.transaction():
                 _put(db, volume, child, st, None, entry is not None, None, protocol)
             changed += 1
     for child, entry in known.items():
         with db.transaction():
-            db.file_delete(volume.url, child)
-            events.emit(db, events.DELETED, volume.url, child, **_described(entry), user=None, protocol=protocol)
+            _drop(db, volume, child, entry, None, protocol)
     return changed, len(known)
 
 
@@ -155,13 +168,13 @@ def reconcile_move(db, volume, old, new):
     """Record a rename seen on disk behind filedock's back as moved, if the index knows `old` and `new` is
     still that file (its inode) or a folder; return whether it did. The caller reconciles both paths after
     it, which finds whatever else changed."""
-    if not old or not new or any(is_internal(part) for part in f"{old}/{new}".split("/")):
+    if not old or not new or internal(old) or internal(new):
         return False
-    known = db.files_under(volume.url, old)
     try:
         st = os.lstat(volume.path / new)
     except OSError:
         return False
+    known = db.files_under(volume.url, old)
     entry = next((row for row in known if row["relpath"] == old), None)
     if entry is not None:
         same = stat.S_ISREG(st.st_mode) and st.st_ino == entry["inode"]

@@ -34,7 +34,6 @@ from watchdog.observers.inotify import InotifyEmitter
 from watchdog.observers.inotify_c import InotifyFD
 
 from . import index
-from .storage import is_internal
 
 log = logging.getLogger("filedock.watcher")
 
@@ -201,7 +200,7 @@ class _VolumeHandler:
     def relpath(self, path):
         """A real path's relpath in the volume; None outside it or for filedock's own temporary names."""
         relpath = relpath_in(self.root, path)
-        if relpath and any(is_internal(part) for part in relpath.split("/")):
+        if relpath and index.internal(relpath):
             return None
         return relpath
 
