@@ -163,7 +163,7 @@ def link_over(entry, path, twin, twin_path):
     keep_temp = False
     try:
         linked = os.stat(temp)
-        if not index.still_same(twin, temp) or not index.still_same(entry, path):
+        if not index.matches(twin, linked) or not index.still_same(entry, path):
             return None
         try:
             exchange(temp, path)
