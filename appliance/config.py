@@ -70,6 +70,10 @@ class Config:
         """Return one scalar setting."""
         return self.values[(section, key)]
 
+    def volume(self, url):
+        """The volume served at exactly this URL ("/music"), or None."""
+        return next((v for v in self.volumes if v.url == url), None)
+
     @property
     def state_dir(self):
         return Path(self.get("server", "state_dir"))

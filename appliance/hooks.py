@@ -52,10 +52,6 @@ def describe(hook):
     return hook.url or hook.command[0]
 
 
-def _volume(config, url):
-    return next((v for v in config.volumes if v.url == url), None)
-
-
 def event_json(db, volume, event, command=False):
     """The JSON object an event hook is sent (see the contract); the hash is looked up in the index when the
     event was emitted before the worker hashed the file."""
@@ -77,7 +73,7 @@ def event_json(db, volume, event, command=False):
 
 def enqueue(db, config, event):
     """Outbox subscriber: record a delivery of the event to each hook of its volume that asks for its kind."""
-    volume = _volume(config, event["volume"])
+    volume = config.volume(event["volume"])
     wanted = [h for h in volume.hooks if event["kind"] in h.on] if volume is not None else []
     if not wanted:
         return

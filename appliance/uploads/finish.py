@@ -60,7 +60,7 @@ def place_twin(db, target, twin, source, *, wark, lmod=None, upload_id=None, rem
 
 def target_of(config, upload):
     """The Target an upload record was started for, or None if its volume is no longer served."""
-    volume = next((v for v in config.volumes if v.url == upload["volume"]), None)
+    volume = config.volume(upload["volume"])
     if volume is None:
         return None
     folder_path = storage.resolve(volume, upload["folder"])

@@ -84,7 +84,7 @@ def lookup(db, config, principal, upload_id, finished=False):
             upload["have"] = [upload["size"]]
     if upload is None or upload["meta"].get("protocol") != PROTOCOL or upload["username"] != principal.name:
         raise UploadError(404, "no such upload (finished, cancelled or expired)")
-    volume = next((v for v in config.volumes if v.url == upload["volume"]), None)
+    volume = config.volume(upload["volume"])
     if volume is None:
         raise UploadError(404, "no such upload (its volume is gone)")
     require(config, principal, Action.CREATE, targets.folder_url(volume, upload["folder"]))
