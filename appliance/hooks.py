@@ -52,22 +52,26 @@ def describe(hook):
     return hook.url or hook.command[0]
 
 
-def event_json(db, volume, event, command=False):
-    """The JSON object an event hook is sent (see the contract); the hash is looked up in the index when the
-    event was emitted before the worker hashed the file."""
+def event_json(db, volume, event):
+    """The JSON object an event hook is sent (see the contract), without a command's realpaths
+    (`with_realpaths`); the hash is looked up in the index when the event was emitted before the worker
+    hashed the file."""
     data, relpath = event["data"], event["relpath"]
     content_id = data.get("hash")
     if content_id is None and event["kind"] in (events.CREATED, events.MODIFIED):
         entry = db.file_get(volume.url, relpath)
         if entry is not None and entry["size"] == data.get("size"):
             content_id = entry["wark"]
-    body = {"id": event["id"], "kind": event["kind"], "volume": volume.url, "path": relpath,
+    return {"id": event["id"], "kind": event["kind"], "volume": volume.url, "path": relpath,
             "to": data.get("to"), "size": data.get("size"), "hash": content_id, "user": data.get("user"),
             "protocol": data.get("protocol"), "at": event["at"]}
-    if command:
-        body["realpath"] = str(volume.path / relpath)
-        if data.get("to") is not None:
-            body["to_realpath"] = str(volume.path / data["to"])
+
+
+def with_realpaths(volume, body):
+    """A command's copy of an event's JSON: with the real path (and a move's to_realpath) added."""
+    body = dict(body, realpath=str(volume.path / body["path"]))
+    if body["to"] is not None:
+        body["to_realpath"] = str(volume.path / body["to"])
     return body
 
 
@@ -78,10 +82,11 @@ def enqueue(db, config, event):
     if not wanted:
         return
     now = time.time()
+    body = event_json(db, volume, event)   # once: its hash may be looked up in the index
+    for_webhook, for_command = json.dumps(body), json.dumps(with_realpaths(volume, body))
     with db.transaction():
         for hook in wanted:
-            body = event_json(db, volume, event, command=not hook.url)
-            db.hook_delivery_add(event["id"], hook.key, json.dumps(body), now)
+            db.hook_delivery_add(event["id"], hook.key, for_webhook if hook.url else for_command, now)
 
 
 def prune(db, config):
@@ -183,13 +188,14 @@ class Deliverer:
 
 def admit(config, volume, relpath, size, *, user, protocol):
     """Raise Refused(REFUSED_BY_HOOK) unless every before-upload hook of the volume lets this upload start."""
-    for hook in volume.hooks:
-        if events.BEFORE_UPLOAD not in hook.on:
-            continue
-        body = json.dumps({"kind": events.BEFORE_UPLOAD, "volume": volume.url, "path": relpath, "size": size,
-                           "user": user, "protocol": protocol, "at": time.time(),
-                           "realpath": str(volume.path / relpath)}).encode("utf-8")
-        where = f"{volume.url.rstrip('/')}/{relpath}"
+    deciding = [hook for hook in volume.hooks if events.BEFORE_UPLOAD in hook.on]
+    if not deciding:
+        return
+    body = json.dumps({"kind": events.BEFORE_UPLOAD, "volume": volume.url, "path": relpath, "size": size,
+                       "user": user, "protocol": protocol, "at": time.time(),
+                       "realpath": str(volume.path / relpath)}).encode("utf-8")
+    where = f"{volume.url.rstrip('/')}/{relpath}"
+    for hook in deciding:
         try:
             status, out, err = hookcall.run_command(hook.command, body, hook.timeout)
         except hookcall.HookFailed as exc:
