@@ -33,10 +33,10 @@ class Hook:
     """One [[volumes.hooks]] table: a command to run or a webhook to POST to, on some kinds of change."""
     key: str                # stable id (volume, kinds, command or url): names it in the delivery records
     on: frozenset           # event kinds (events.KINDS) and/or events.BEFORE_UPLOAD
-    command: tuple = ()     # argv; empty for a webhook
-    url: str = ""           # the webhook; empty for a command
-    secret: str = ""        # HMAC-SHA256 key of a webhook's signature ("" = unsigned)
-    timeout: int = 30       # seconds
+    command: tuple          # argv; empty for a webhook
+    url: str                # the webhook; empty for a command
+    secret: str             # HMAC-SHA256 key of a webhook's signature ("" = unsigned)
+    timeout: int            # seconds (default: settings.HOOK_KEYS)
 
 
 @dataclass(frozen=True)
