@@ -235,7 +235,7 @@ def fingerprint(db, config, event):
     if event["kind"] not in (events.CREATED, events.MODIFIED):
         return
     entry = db.file_get(event["volume"], event["relpath"])
-    volume = next((v for v in config.volumes if v.url == event["volume"]), None)
+    volume = config.volume(event["volume"])
     if entry is None or entry["wark"] or volume is None:
         return
     path = volume.path / entry["relpath"]
