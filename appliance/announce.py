@@ -13,10 +13,8 @@ and returns. [announce] interfaces limits all of it to those addresses; otherwis
 and its IPv4 addresses are published.
 """
 import asyncio
-import ipaddress
 import logging
 import signal
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +55,12 @@ class Service:
 
 def host_name():
     """HOST.local.: this machine's host name in mDNS's domain, the name avahi-daemon publishes too."""
-    return socket.gethostname().split(".")[0].lower() + ".local."
+    return netaddr.short_hostname().lower() + ".local."
 
 
 def instance_name(config):
     """The name the services are shown under: [announce] name, or the host name."""
-    return config.get("announce", "name") or socket.gethostname().split(".")[0]
+    return config.get("announce", "name") or netaddr.short_hostname()
 
 
 def adisk_txt(share_names):
@@ -102,7 +100,7 @@ def addresses(config):
     if chosen:
         return sorted(chosen)
     found = {ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips if ip.is_IPv4}
-    return sorted(a for a in found if not ipaddress.ip_address(a).is_loopback)
+    return sorted(a for a in found if not netaddr.is_loopback(a))
 
 
 async def publishes_host_records(config, zc, host):

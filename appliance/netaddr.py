@@ -1,10 +1,16 @@
 """This machine's network addresses as other devices at home reach them (for the CLI and the Connect page).
 
 Contract: `lan_addresses()` lists the IPv4 addresses other devices can use, best first, without sending a
-packet; `is_loopback(host)` says whether a name or IP literal only ever reaches this machine.
+packet; `short_hostname()` is this machine's host name without its domain; `is_loopback(host)` says whether a
+name or IP literal only ever reaches this machine.
 """
 import ipaddress
 import socket
+
+
+def short_hostname():
+    """This machine's host name without its domain: the name mDNS (HOST.local) and Windows (\\\\HOST) know."""
+    return socket.gethostname().split(".")[0]
 
 
 def is_loopback(host):

@@ -12,10 +12,11 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 
 from gunicorn.systemd import sd_notify
+
+from . import netaddr
 
 log = logging.getLogger("filedock.wsdd")
 
@@ -34,7 +35,7 @@ def binary():
 
 def command(config, wsdd):
     """wsdd's command line for this config."""
-    argv = [wsdd, "--hostname", socket.gethostname().split(".")[0], "--workgroup", config.get("smb", "workgroup")]
+    argv = [wsdd, "--hostname", netaddr.short_hostname(), "--workgroup", config.get("smb", "workgroup")]
     for address in config.get("announce", "interfaces"):
         argv += ["--interface", address]
     return argv + VERBOSITY.get(config.get("server", "log_level"), [])
