@@ -27,7 +27,8 @@ class Daemon:
 
 DAEMONS = (
     Daemon("web", "web", "webapp.server:serve", "the web UI and HTTP API (gunicorn + gevent)"),
-    Daemon("worker", None, "appliance.worker:run", "the background worker (event outbox, index, scans)"),
+    Daemon("worker", None, "appliance.worker:run", "the background worker (event outbox, index, scans)",
+           serves=False),
     Daemon("dav", "dav", "appliance.dav.server:serve", "WebDAV (WsgiDAV under gunicorn + gevent)"),
     Daemon("ftp", "ftp", "appliance.ftp.server:serve", "FTP and FTPS (pyftpdlib)"),
     Daemon("tftp", "tftp", "appliance.tftp.server:serve", "TFTP, read-mostly, no login (tftpy)"),

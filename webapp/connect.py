@@ -95,13 +95,13 @@ def smb_share_list(config, user):
              "time_machine": bool(s.volume.time_machine)} for s in smb_shares.shares(config, [user])]
 
 
-def _smb(config, user, port):
-    """SMB's own fields: the asker's shares, and notes on ports, protocol versions and accounts."""
+def _smb_notes(user, port):
+    """SMB's notes on ports, protocol versions and accounts."""
     notes = [] if port == DEFAULT_PORTS["smb"] else ["Windows reaches SMB only on port 445"]
     notes.append("SMB1 is off; SMB3 encryption available")
     if not user:
         notes.append("SMB needs an account: log in to see your shares")
-    return {"shares": smb_share_list(config, user)}, notes
+    return notes
 
 
 def _protocol(config, daemon, host, web_url, user):
@@ -140,15 +140,14 @@ def _protocol(config, daemon, host, web_url, user):
                      + (", and uploads into volumes everyone may write or upload to" if entry["allow_write"]
                         else "; read-only"))
     if daemon.name == "smb":
-        fields, smb_notes = _smb(config, user, port)
-        entry |= fields
-        notes += smb_notes
+        entry["shares"] = smb_share_list(config, user)
+        notes += _smb_notes(user, port)
     return entry | {"notes": notes}
 
 
 def protocols(config, host, web_url, user=None):
-    """Every protocol with a config section, in DAEMONS order, as `user` (None: anonymous) sees it."""
-    return [_protocol(config, d, host, web_url, user) for d in DAEMONS if d.serves and d.section is not None]
+    """Every daemon clients connect to for files, in DAEMONS order, as `user` (None: anonymous) sees it."""
+    return [_protocol(config, d, host, web_url, user) for d in DAEMONS if d.serves]
 
 
 def volumes(config, principal):
