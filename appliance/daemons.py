@@ -4,10 +4,14 @@ Contract: the CLI's daemon subcommands, the supervisor of `filedock run`, the un
 Connect page all read DAEMONS, so a daemon exists in every place or in none. An entry point is named as
 "module:function" and imported only when that daemon starts: the core never imports a protocol, and each
 daemon process loads only its own protocol. The function takes the loaded Config and blocks until the
-daemon is stopped.
+daemon is stopped. Daemons that run a program of the system (smbd, wsdd) find it with `system_program`.
 """
 import importlib
+import os
+import shutil
 from dataclasses import dataclass
+
+SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"   # where Debian puts daemons, even when PATH lacks the sbin folders
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,11 @@ def entry_point(daemon):
 def run(daemon, config):
     """Run one daemon in this process until it is stopped."""
     entry_point(daemon)(config)
+
+
+def system_program(name, missing):
+    """The path of a system program, or SystemExit(missing): a message naming the package and the setting."""
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":" + SBIN)
+    if not found:
+        raise SystemExit(missing)
+    return found

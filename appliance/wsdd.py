@@ -9,28 +9,23 @@ has exited; a wsdd that exits by itself raises SystemExit, for systemd or `filed
 wsdd listens on UDP 3702 (multicast 239.255.255.250 and ff02::c) and TCP 5357: no capability is needed.
 """
 import logging
-import os
-import shutil
 import signal
 import subprocess
 
 from gunicorn.systemd import sd_notify
 
 from . import netaddr
+from .daemons import system_program
 
 log = logging.getLogger("filedock.wsdd")
 
-SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
 VERBOSITY = {"debug": ["-vv"], "info": ["-v"]}
 
 
 def binary():
     """The path of wsdd, or SystemExit naming the package and the setting that turns it off."""
-    found = shutil.which("wsdd", path=os.environ.get("PATH", "") + ":" + SBIN)
-    if not found:
-        raise SystemExit("filedock wsdd: wsdd not found; install Debian's wsdd package (apt-get install wsdd) "
-                         "or set [announce] enabled = false")
-    return found
+    return system_program("wsdd", "filedock wsdd: wsdd not found; install Debian's wsdd package "
+                                  "(apt-get install wsdd) or set [announce] enabled = false")
 
 
 def command(config, wsdd):

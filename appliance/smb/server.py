@@ -13,7 +13,6 @@ import ctypes
 import glob
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,12 +21,12 @@ import time
 from gunicorn.systemd import sd_notify
 
 from .. import config as config_module
+from ..daemons import system_program
 from ..storage import replace_with
 from . import conf, passdb, shares
 
 log = logging.getLogger("filedock.smb")
 
-SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
 NSS_WRAPPER = "/usr/lib/*/libnss_wrapper.so"
 STARTUP_TIMEOUT = 60
 WATCH_EVERY = 2.0
@@ -36,11 +35,8 @@ STOP_TIMEOUT = 10
 
 def tool(name, package):
     """The path of a Samba program, or SystemExit naming the Debian package that has it."""
-    found = shutil.which(name, path=os.environ.get("PATH", "") + ":" + SBIN)
-    if not found:
-        raise SystemExit(f"filedock smb: {name} not found; install Debian's {package} package "
-                         "(apt-get install samba libnss-wrapper) or set [smb] enabled = false")
-    return found
+    return system_program(name, f"filedock smb: {name} not found; install Debian's {package} package "
+                                "(apt-get install samba libnss-wrapper) or set [smb] enabled = false")
 
 
 def nss_wrapper():
