@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import Blueprint, abort, g, redirect, render_template, request
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request
 
 from appliance import accounts, logins
 from appliance.refusal import Kind, Refused
@@ -109,19 +109,24 @@ def _safe_next(target):
     return target
 
 
+def login_page(next_url, error=None, status=200):
+    """The login form, which sends the browser on to `next_url` (made local) once logged in."""
+    body = render_template("login.html", next=_safe_next(next_url), error=error, user=None, csrf="")
+    return make_response(body, status)
+
+
 @bp.route("/-/login", methods=["GET", "POST"])
 def login():
     """Show the login form, or log in and set the session cookie."""
     next_url = _safe_next(request.values.get("next", "/"))
     if request.method == "GET":
-        return render_template("login.html", next=next_url, error=None, user=None, csrf="")
+        return login_page(next_url)
     name = request.form.get("username", "")
     found = _check_password(name, request.form.get("password", ""))
     if found is None:
         if context.wants_json():
             abort(401, "wrong user name or password")
-        return render_template("login.html", next=next_url, error="Wrong user name or password.",
-                               user=None, csrf=""), 401
+        return login_page(next_url, error="Wrong user name or password.", status=401)
     logins.forget_failures(context.db(), client_address())
     token = secrets.token_urlsafe(32)
     context.db().session_create(_token_hash(token), found.name, secrets.token_urlsafe(24))

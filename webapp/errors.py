@@ -3,7 +3,8 @@
 Contract: every error, whether raised by `abort(status, message)`, by the core (refusal.Refused of any kind,
 the upload engine's UploadError, FileExistsError...) or unexpected, ends here. HTTP_STATUS is the web's one
 table from a refusal's kind to a status (a hidden volume answers exactly as a missing one: 404). Scripts get
-`{"error": message, "status": N}`; browsers get error.html. Unexpected exceptions are logged with their
+`{"error": message, "status": N}`; browsers get error.html, except that an anonymous browser refused a page
+with 401 gets the login form in its place (still 401; it comes back to that page after logging in). Unexpected exceptions are logged with their
 traceback and answered with a plain 500.
 """
 import errno
@@ -41,8 +42,10 @@ def error_response(status, message):
         if status == 401:   # scripts may answer with credentials; browsers get a login link instead
             response.headers["WWW-Authenticate"] = BASIC_CHALLENGE
         return response
-    from .auth import csrf_token   # late import: auth builds its refusals with this function
+    from .auth import csrf_token, login_page   # late import: auth builds its refusals with this function
     user = g.principal.name if g.get("principal") else None
+    if status == 401 and user is None and request.method in ("GET", "HEAD"):
+        return login_page(request.full_path.rstrip("?"), status=401)
     body = render_template("error.html", status=status, title=TITLES.get(status, "Error"),
                            message=message, user=user, csrf=csrf_token() if g.get("principal") else "")
     return make_response(body, status)
