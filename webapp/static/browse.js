@@ -1,15 +1,21 @@
 // The browse page's behaviour on top of the server-rendered table (which works without it): list/grid
 // view, sorting, selection, and the file actions. After every change the listing is fetched again (?ls)
-// and the rows re-rendered.
+// and the rows re-rendered. Opening a folder of the same rights is done in place (history.pushState, the
+// listing fetched, rows and breadcrumbs re-rendered; Back and Forward likewise), so the audio player keeps
+// playing; a folder with other rights (other toolbar actions) is a full page load. Viewable files open in
+// the viewer, audio files in the player.
 import * as api from "./api.js";
 import { readDrop } from "./drop.js";
-import { icon, renderRows, sortEntries } from "./rows.js";
+import { mountMenu } from "./menu.js";
+import { Player } from "./player.js";
+import { TAG_KEYS, hasTags, icon, kindOf, renderCrumbs, renderRows, sortEntries } from "./rows.js";
 import { ask, clearError, showError, showStatus } from "./ui.js";
 import { mountUploadPanel } from "./upload-panel.js";
 import { UploadQueue } from "./upload.js";
+import { Viewer } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
-const folderUrl = location.pathname;
+let folderUrl = location.pathname;
 const table = $("files");
 const tbody = $("rows");
 const selected = new Set();
@@ -26,16 +32,26 @@ const prefs = {
 };
 let sort = prefs.get("sort", { key: "name", dir: "asc" });
 
+// The sort in effect: a remembered tag column sorts by name outside a music folder.
+function currentSort() {
+  return TAG_KEYS.includes(sort.key) && !hasTags(listing) ? { key: "name", dir: sort.dir } : sort;
+}
+
+// The entries in the order shown.
+const shown = () => sortEntries(listing, currentSort());
+
 function render() {
-  const entries = sortEntries(listing, sort);
+  const entries = shown();
+  const order = currentSort();
   renderRows(tbody, entries, selected);
+  table.classList.toggle("with-tags", hasTags(listing));
   $("empty").hidden = entries.length > 0;
   for (const th of table.querySelectorAll("th:has(.sort)")) {
-    const active = th.querySelector(".sort").dataset.key === sort.key;
-    if (active) th.setAttribute("aria-sort", sort.dir === "asc" ? "ascending" : "descending");
+    const active = th.querySelector(".sort").dataset.key === order.key;
+    if (active) th.setAttribute("aria-sort", order.dir === "asc" ? "ascending" : "descending");
     else th.removeAttribute("aria-sort");
     th.querySelector(".sort-icon").replaceWith(
-      icon(active ? `sort-${sort.dir}` : "sort", "icon sort-icon"));
+      icon(active ? `sort-${order.dir}` : "sort", "icon sort-icon"));
   }
   updateSelection();
 }
@@ -117,7 +133,7 @@ selectAll.addEventListener("change", () => {
 // ---- actions on the selection
 function entryUrl(name) {
   const entry = [...listing.dirs, ...listing.files].find((e) => e.name === name);
-  return new URL(entry.href, location.href).pathname;
+  return new URL(entry.href, location.origin + folderUrl).pathname;
 }
 
 const describe = (names) => (names.length === 1 ? `"${names[0]}"` : `${names.length} items`);
@@ -262,8 +278,78 @@ if (dropzone) {
   });
 }
 
+// ---- opening folders in place, files in the viewer or the player
+const viewer = new Viewer(shown, (entry) => entryUrl(entry.name));
+const player = new Player();
+
+// Show the folder at `url` (a path) without reloading the page; a full load when its rights differ.
+async function openFolder(url, push) {
+  let next;
+  try {
+    next = await api.fetchListing(url);
+  } catch {
+    location.assign(url);       // the server's own page says what is wrong (login, not found...)
+    return;
+  }
+  if (next.perms.join() !== listing.perms.join()) {
+    location.assign(url);
+    return;
+  }
+  if (push) history.pushState(null, "", url);
+  folderUrl = url;
+  listing = next;
+  selected.clear();
+  clearError();
+  showStatus("");
+  renderCrumbs(document.querySelector(".crumbs ol"), listing.path);
+  if ($("drop-path")) $("drop-path").textContent = listing.path;
+  document.title = `${listing.path} - filedock`;
+  render();
+  viewer.sync();
+  window.scrollTo(0, 0);
+}
+
+// Play the folder's audio files, in the order shown, from `name`.
+function playFrom(name) {
+  const tracks = shown().filter((e) => kindOf(e) === "audio")
+    .map((e) => ({ name: e.name, tags: e.tags, url: entryUrl(e.name) }));
+  player.playList(tracks, tracks.findIndex((t) => t.name === name));
+}
+
+// A plain left click on a row's or breadcrumb's link; others (new tab, download) keep their default.
+function plainClick(event) {
+  return event.button === 0 && !(event.metaKey || event.ctrlKey || event.shiftKey || event.altKey);
+}
+
+tbody.addEventListener("click", (event) => {
+  const link = event.target.closest(".c-name a");
+  if (!link || !plainClick(event)) return;
+  const name = link.closest("tr").dataset.name;
+  const entry = shown().find((e) => e.name === name);
+  if (!entry) return;
+  if (entry.isDir) openFolder(new URL(link.href).pathname, true);
+  else if (kindOf(entry) === "audio") playFrom(name);
+  else if (viewer.canShow(name)) viewer.open(name);
+  else return;
+  event.preventDefault();
+});
+
+document.querySelector(".crumbs").addEventListener("click", (event) => {
+  const link = event.target.closest("a");
+  if (!link || !plainClick(event)) return;
+  event.preventDefault();
+  openFolder(new URL(link.href).pathname, true);
+});
+
+window.addEventListener("popstate", () => {
+  if (location.pathname !== folderUrl) openFolder(location.pathname, false);
+  else viewer.sync();
+});
+
 // ---- start: take over from the server-rendered page
 document.documentElement.classList.add("js");
 for (const el of [selectAll, $("act-mkdir"), document.querySelector(".viewswitch")]) if (el) el.hidden = false;
+if ($("more-button")) mountMenu($("more-button"));
 setView(prefs.get("view", "list"));
 render();
+viewer.sync();

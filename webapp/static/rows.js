@@ -1,5 +1,7 @@
-// Turning the listing JSON into table rows. The markup matches the server-rendered rows (_macros.html) so
-// the stylesheet and the no-JavaScript page see the same thing.
+// Turning the listing JSON into table rows and breadcrumbs. The markup matches the server-rendered page
+// (_macros.html, browse.html) so the stylesheet and the no-JavaScript page see the same thing. Audio files
+// may carry "tags" (artist, album, title, track, duration, bitrate); a folder where at least half the files
+// do is a music folder, whose list view shows the tag columns.
 
 const SPRITE = "/-/static/icons.svg#";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -36,11 +38,39 @@ function formatDate(ts) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
+// "m:ss" (or "h:mm:ss") of a number of seconds; "" when unknown.
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  const s = Math.floor(seconds);
+  const p = (n) => String(n).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}` : `${Math.floor(s / 60)}:${p(s % 60)}`;
+}
+
+// The icon kind of an entry: "folder", a kind of _filetypes.html, or "file".
+export function kindOf(entry) {
+  return entry.isDir ? "folder" : filetypes[(entry.ext || "").toLowerCase()] || "file";
+}
+
+export const TAG_KEYS = ["artist", "album", "track", "title", "duration"];
+const tag = (entry, key) => entry.tags?.[key] ?? "";
+const byName = (a, b) => collator.compare(a.name, b.name);
+const byText = (key) => (a, b) => collator.compare(String(tag(a, key)), String(tag(b, key))) || byName(a, b);
+// Track numbers may come as 3, "3" or "3/12".
+const byNumber = (key) => (a, b) => (parseFloat(tag(a, key)) || 0) - (parseFloat(tag(b, key)) || 0) || byName(a, b);
+
 const compare = {
-  name: (a, b) => collator.compare(a.name, b.name),
-  size: (a, b) => a.sz - b.sz || collator.compare(a.name, b.name),
-  date: (a, b) => a.ts - b.ts || collator.compare(a.name, b.name),
+  name: byName,
+  size: (a, b) => a.sz - b.sz || byName(a, b),
+  date: (a, b) => a.ts - b.ts || byName(a, b),
+  artist: byText("artist"), album: byText("album"), title: byText("title"),
+  track: byNumber("track"), duration: byNumber("duration"),
 };
+
+// Whether a listing is a music folder: at least half of its files (and one at least) carry tags.
+export function hasTags(listing) {
+  const tagged = listing.files.filter((e) => e.tags).length;
+  return tagged > 0 && tagged * 2 >= listing.files.length;
+}
 
 // Folders first, then files; each group ordered by key, ascending or descending.
 export function sortEntries(listing, { key, dir }) {
@@ -71,7 +101,7 @@ function row(entry, checked) {
   box.checked = checked;
   box.setAttribute("aria-label", `Select ${entry.name}`);
 
-  const kind = entry.isDir ? "folder" : filetypes[(entry.ext || "").toLowerCase()] || "file";
+  const kind = kindOf(entry);
   const link = document.createElement("a");
   link.href = entry.href;
   const name = document.createElement("span");
@@ -91,6 +121,8 @@ function row(entry, checked) {
   tr.append(
     cell("c-sel", hit),
     cell("c-name", link),
+    ...TAG_KEYS.map((key) => cell(`c-tag c-${key}`,
+      key === "duration" ? formatDuration(Number(tag(entry, key)) || NaN) : String(tag(entry, key)))),
     cell("c-size", entry.isDir ? "" : formatSize(entry.sz)),
     cell("c-date", time),
   );
@@ -100,4 +132,28 @@ function row(entry, checked) {
 // Replace the table body with `entries`, keeping the names in `selected` ticked.
 export function renderRows(tbody, entries, selected) {
   tbody.replaceChildren(...entries.map((e) => row(e, selected.has(e.name))));
+}
+
+// Replace the breadcrumbs in `list` (an <ol>) with those of a folder's path: home, then each folder.
+export function renderCrumbs(list, path) {
+  const parts = path.split("/").filter(Boolean);
+  let href = "/";
+  const crumbs = [["/", href]];
+  for (const part of parts) crumbs.push([part, (href += `${encodeURIComponent(part)}/`)]);
+  list.replaceChildren(...crumbs.map(([name, url], i) => {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = url;
+    if (i === crumbs.length - 1) a.setAttribute("aria-current", "page");
+    if (i === 0) {
+      const label = document.createElement("span");
+      label.className = "visually-hidden";
+      label.textContent = name;
+      a.append(icon("home"), label);
+    } else {
+      a.textContent = name;
+    }
+    li.append(a);
+    return li;
+  }));
 }
