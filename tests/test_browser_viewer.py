@@ -297,3 +297,55 @@ def test_a_song_keeps_playing_while_browsing(server, page, folder):
     assert page.evaluate("navigator.mediaSession.playbackState") == "paused"
     expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()
     assert audio.evaluate("a => a.src").endswith(f"/{name}/{quote('01 first.wav')}")
+
+
+def test_a_music_folder_shows_tag_columns(server, page, folder):
+    name, base = folder
+    songs = {"a.wav": ("Zed", "Late", "2", "Dawn", 2.0), "b.wav": ("Abba", "Early", "10", "Dusk", 3.0),
+             "c.wav": ("Mia", "Mid", "1", "Noon", 2.5)}
+    (base / "music").mkdir()
+    for file, (_, _, _, _, seconds) in songs.items():
+        sine_wav(base / "music" / file, seconds, 500)
+    (base / "music" / "cover.txt").write_bytes(b"not a song\n")
+
+    # The tags come from the listing (another part of filedock reads them from the files); here the real
+    # server's ?ls answer is passed through with the documented "tags" field added to each song.
+    def with_tags(route):
+        answer = route.fetch()
+        listing = answer.json()
+        for entry in listing["files"]:
+            if entry["name"] in songs:
+                artist, album, track, title, seconds = songs[entry["name"]]
+                entry["tags"] = {"artist": artist, "album": album, "track": track, "title": title,
+                                 "duration": seconds, "bitrate": 128}
+        route.fulfill(response=answer, json=listing)
+    page.route(f"{server.url}/{name}/music/?ls", with_tags)
+
+    page.goto(f"{server.url}/{name}/")
+    expect(page.locator("th.c-artist")).to_be_hidden()       # not a music folder
+    open_row(page, "music")
+    page.wait_for_url(f"{server.url}/{name}/music/")
+    expect(page.locator("th.c-artist")).to_be_visible()
+    expect(page.locator("th.c-date")).to_be_hidden()
+    expect(row(page, "b.wav").locator(".c-artist")).to_have_text("Abba")
+    expect(row(page, "b.wav").locator(".c-album")).to_have_text("Early")
+    expect(row(page, "b.wav").locator(".c-duration")).to_have_text("0:03")
+    expect(row(page, "cover.txt").locator(".c-artist")).to_have_text("")
+
+    names = lambda: page.locator("#rows tr").evaluate_all("rows => rows.map((r) => r.dataset.name)")
+    page.locator("th.c-track .sort").click()
+    expect(page.locator("th.c-track")).to_have_attribute("aria-sort", "ascending")
+    assert names() == ["cover.txt", "c.wav", "a.wav", "b.wav"]   # no track first, then 1, 2, 10
+    page.locator("th.c-artist .sort").click()
+    assert names() == ["cover.txt", "b.wav", "c.wav", "a.wav"]
+
+    open_row(page, "c.wav")
+    expect(page.locator(".player-title")).to_have_text("Noon")
+    expect(page.locator(".player-meta")).to_have_text("Mia - Mid")
+    assert page.evaluate("[navigator.mediaSession.metadata.title, navigator.mediaSession.metadata.artist,"
+                         " navigator.mediaSession.metadata.album]") == ["Noon", "Mia", "Mid"]
+    page.get_by_role("button", name="Next track").click()      # the playlist follows the order shown
+    expect(page.locator(".player-title")).to_have_text("Dawn")
+    page.get_by_role("button", name="Stop and close the player").click()
+    expect(page.locator("#player")).to_be_hidden()
+    page.locator("th.c-name .sort").click()                     # leave the remembered sort as the others expect

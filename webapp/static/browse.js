@@ -282,8 +282,11 @@ if (dropzone) {
 const viewer = new Viewer(shown, (entry) => entryUrl(entry.name));
 const player = new Player();
 
+let opening = 0;   // the latest folder asked for: a slower answer for an earlier click is dropped
+
 // Show the folder at `url` (a path) without reloading the page; a full load when its rights differ.
 async function openFolder(url, push) {
+  const ticket = ++opening;
   let next;
   try {
     next = await api.fetchListing(url);
@@ -291,6 +294,7 @@ async function openFolder(url, push) {
     location.assign(url);       // the server's own page says what is wrong (login, not found...)
     return;
   }
+  if (ticket !== opening) return;
   if (next.perms.join() !== listing.perms.join()) {
     location.assign(url);
     return;

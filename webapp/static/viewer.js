@@ -148,6 +148,7 @@ export class Viewer {
     this.stage.dataset.kind = viewAs(entry);
     if (this.root.hidden) {
       this.returnFocus = document.activeElement;
+      this.setPageInert(true);
       this.root.hidden = false;
       document.documentElement.classList.add("viewing");
       this.closeButton.focus();
@@ -157,10 +158,16 @@ export class Viewer {
   hide() {
     if (this.root.hidden) return;
     this.root.hidden = true;
+    this.setPageInert(false);
     this.current = null;
     this.stage.replaceChildren();   // stops a playing video
     document.documentElement.classList.remove("viewing");
     this.returnFocus?.focus();
+  }
+
+  // While the viewer is open, the page behind it takes neither focus nor clicks (a modal dialog).
+  setPageInert(inert) {
+    for (const el of document.body.children) if (el !== this.root) el.inert = inert;
   }
 
   content(entry, url) {
