@@ -197,6 +197,10 @@ def test_viewer_steps_through_pictures_by_key_and_swipe(server, page, folder):
     page.get_by_role("button", name="Back to the folder").click()
     expect(page.locator("#viewer")).to_be_hidden()
     assert page.url == folder_url
+    with page.expect_download() as download:    # not viewable: the browser gets it as before
+        open_row(page, "other.bin")
+    assert download.value.url == folder_url + "other.bin"
+    expect(page.locator("#viewer")).to_be_hidden()
 
 
 def test_viewer_shows_video_text_and_pdf(server, page, folder):
@@ -230,12 +234,15 @@ def test_viewer_shows_video_text_and_pdf(server, page, folder):
     (base / "c-big.log").write_bytes(big)
     (base / "d-paper.pdf").write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     page.reload()
+    ranges = []
+    page.on("request", lambda r: r.url.endswith("/a-clip.webm") and ranges.append(r.headers.get("range")))
 
     open_row(page, "a-clip.webm")
     video = page.locator("#viewer video")
     expect(video).to_have_attribute("src", f"/{name}/a-clip.webm")
     assert video.evaluate("v => v.controls")
     page.wait_for_function("v => v.readyState >= 1 && v.videoWidth === 64", arg=video.element_handle())
+    assert ranges and all(r and r.startswith("bytes=") for r in ranges), ranges   # the player seeks by Range
 
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#viewer video")).to_have_count(0)   # gone, so it stops playing

@@ -4,19 +4,7 @@
 // (lock screen, headset buttons). It lives outside the listing, so browsing other folders (browse.js
 // does that without reloading the page) does not stop it.
 import { formatDuration, icon } from "./rows.js";
-
-function element(tag, props = {}, ...children) {
-  const el = Object.assign(document.createElement(tag), props);
-  el.append(...children);
-  return el;
-}
-
-function button(cls, label, iconName) {
-  const b = element("button", { type: "button", className: `btn btn-icon ${cls}`, title: label });
-  b.setAttribute("aria-label", label);
-  b.append(icon(iconName));
-  return b;
-}
+import { element, iconButton } from "./dom.js";
 
 // Title, artist and album of a track: its tags, or the file name without its extension.
 function describe(track) {
@@ -33,10 +21,10 @@ export class Player {
     this.tracks = [];
     this.index = -1;
     this.audio = element("audio", { id: "player-audio", preload: "auto" });
-    this.prevButton = button("player-prev", "Previous track", "prev");
-    this.playButton = button("player-play", "Play", "play");
-    this.nextButton = button("player-next", "Next track", "next");
-    this.closeButton = button("player-close", "Stop and close the player", "close");
+    this.prevButton = iconButton("player-prev", "Previous track", "prev");
+    this.playButton = iconButton("player-play", "Play", "play");
+    this.nextButton = iconButton("player-next", "Next track", "next");
+    this.closeButton = iconButton("player-close", "Stop and close the player", "close");
     this.title = element("span", { className: "player-title" });
     this.meta = element("span", { className: "player-meta" });
     this.seek = element("input", { type: "range", className: "player-seek", min: 0, max: 0, step: "any", value: 0 });

@@ -4,6 +4,7 @@
 // The URL carries the file ("#view=NAME"), so Back closes the viewer and a link opens it again; moving to
 // the next file replaces that history entry rather than adding one per file.
 import { icon, kindOf } from "./rows.js";
+import { element, iconButton } from "./dom.js";
 
 const TEXT_CAP = 1 << 20;
 const IMAGE = new Set(["jpg", "jpeg", "png", "gif", "webp", "avif", "svg", "bmp", "ico"]);
@@ -29,19 +30,6 @@ function hashName() {
   return match ? decodeURIComponent(match[1]) : null;
 }
 
-function element(tag, props = {}, ...children) {
-  const el = Object.assign(document.createElement(tag), props);
-  el.append(...children);
-  return el;
-}
-
-function button(cls, label, iconName) {
-  const b = element("button", { type: "button", className: `btn btn-icon ${cls}`, title: label });
-  b.setAttribute("aria-label", label);
-  b.append(icon(iconName));
-  return b;
-}
-
 export class Viewer {
   // `entries()` gives the folder's entries in the order shown; `urlOf(entry)` an entry's URL.
   constructor(entries, urlOf) {
@@ -53,9 +41,9 @@ export class Viewer {
     this.download = element("a", { className: "btn viewer-download" }, icon("download"),
                             element("span", { className: "label", textContent: "Download" }));
     this.download.setAttribute("download", "");
-    this.closeButton = button("viewer-close", "Back to the folder", "close");
-    this.prevButton = button("viewer-prev", "Previous", "prev");
-    this.nextButton = button("viewer-next", "Next", "next");
+    this.closeButton = iconButton("viewer-close", "Back to the folder", "close");
+    this.prevButton = iconButton("viewer-prev", "Previous", "prev");
+    this.nextButton = iconButton("viewer-next", "Next", "next");
     this.stage = element("div", { className: "viewer-stage" });
     this.root = element("div", { className: "viewer", id: "viewer", hidden: true },
                         element("div", { className: "viewer-bar" }, this.closeButton, this.title, this.count, this.download),
