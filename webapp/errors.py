@@ -4,8 +4,8 @@ Contract: every error, whether raised by `abort(status, message)`, by the core (
 the upload engine's UploadError, FileExistsError...) or unexpected, ends here. HTTP_STATUS is the web's one
 table from a refusal's kind to a status (a hidden volume answers exactly as a missing one: 404). Scripts get
 `{"error": message, "status": N}`; browsers get error.html, except that an anonymous browser refused a page
-with 401 gets the login form in its place (still 401; it comes back to that page after logging in). Unexpected exceptions are logged with their
-traceback and answered with a plain 500.
+with 401 gets the login form in its place (still 401; it comes back to that page after logging in).
+Unexpected exceptions are logged with their traceback and answered with a plain 500.
 """
 import errno
 import logging

@@ -287,16 +287,18 @@ let opening = 0;   // the latest folder asked for: a slower answer for an earlie
 // Show the folder at `url` (a path) without reloading the page; a full load when its rights differ.
 async function openFolder(url, push) {
   const ticket = ++opening;
+  // After Back or Forward the address is already `url`: load it in place of that entry.
+  const loadPage = () => (push ? location.assign(url) : location.reload());
   let next;
   try {
     next = await api.fetchListing(url);
   } catch {
-    location.assign(url);       // the server's own page says what is wrong (login, not found...)
+    loadPage();                 // the server's own page says what is wrong (login, not found...)
     return;
   }
   if (ticket !== opening) return;
   if (next.perms.join() !== listing.perms.join()) {
-    location.assign(url);
+    loadPage();
     return;
   }
   if (push) history.pushState(null, "", url);
@@ -320,7 +322,7 @@ function playFrom(name) {
   player.playList(tracks, tracks.findIndex((t) => t.name === name));
 }
 
-// A plain left click on a row's or breadcrumb's link; others (new tab, download) keep their default.
+// A plain left click on a folder or file link; others (new tab, download) keep their default.
 function plainClick(event) {
   return event.button === 0 && !(event.metaKey || event.ctrlKey || event.shiftKey || event.altKey);
 }
@@ -338,8 +340,9 @@ tbody.addEventListener("click", (event) => {
   event.preventDefault();
 });
 
-document.querySelector(".crumbs").addEventListener("click", (event) => {
-  const link = event.target.closest("a");
+// The breadcrumbs and the header's home link are folders too.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest(".crumbs a, a.brand");
   if (!link || !plainClick(event)) return;
   event.preventDefault();
   openFolder(new URL(link.href).pathname, true);

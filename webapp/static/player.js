@@ -44,6 +44,10 @@ export class Player {
     this.closeButton.addEventListener("click", () => this.stop());
     this.seek.addEventListener("input", () => { this.audio.currentTime = Number(this.seek.value); });
     this.audio.addEventListener("ended", () => this.next());
+    // A format this browser cannot play (.wma, .mid...) says so instead of the artist and album.
+    this.audio.addEventListener("error", () => {
+      if (this.audio.getAttribute("src")) this.meta.textContent = "This browser cannot play this file.";
+    });
     this.audio.addEventListener("timeupdate", () => this.showTime());
     this.audio.addEventListener("durationchange", () => this.showTime());
     for (const type of ["play", "pause"]) this.audio.addEventListener(type, () => this.showState());
