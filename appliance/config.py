@@ -170,6 +170,9 @@ def _check_values(values, file):
     for key in ("retry_base", "retry_max", "attempts", "workers"):
         if values[("hooks", key)] < 1:
             raise ConfigError(f"{file}: [hooks] {key} = {values[('hooks', key)]}: must be at least 1")
+    for key, least in (("workers", 1), ("max_megapixels", 1), ("memory_mb", 0)):
+        if values[("thumbnails", key)] < least:
+            raise ConfigError(f"{file}: [thumbnails] {key} = {values[('thumbnails', key)]}: must be at least {least}")
 
 
 def _env_overrides(environ):

@@ -8,7 +8,8 @@ multi-node setups on shared storage.
 
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
-(the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it).
+(the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it),
+thumbs (each content's thumbnail, or why it has none) and thumb_jobs (files waiting for one).
 """
 import json
 import secrets
@@ -70,6 +71,24 @@ SCHEMA += [
         payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at REAL NOT NULL,
         last_error TEXT, created REAL NOT NULL, updated REAL NOT NULL, UNIQUE (event_id, hook))""",
     """CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (state, next_at)""",
+]
+
+# -- thumbnails (tables) --------------------------------------------------------------------------------
+# appliance.thumbs: a thumbnail belongs to a content (wark), so a moved, copied or deduplicated file needs no
+# new one; state "ok" (the cache file exists) or "none" (`detail` says why, and it is never retried); volume and
+# relpath name the file it was made for, so its change or deletion finds it. thumb_jobs is the durable queue:
+# a file waiting for a thumbnail, claimed by a pool until `claimed_until`, `attempts` times so far.
+# files_wark_any finds whether any volume still holds a content (dropping an orphaned thumbnail).
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS thumbs (
+        wark TEXT PRIMARY KEY, state TEXT NOT NULL, detail TEXT, volume TEXT NOT NULL, relpath TEXT NOT NULL,
+        made REAL NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS thumbs_source ON thumbs (volume, relpath)""",
+    """CREATE TABLE IF NOT EXISTS thumb_jobs (
+        volume TEXT NOT NULL, relpath TEXT NOT NULL, queued REAL NOT NULL, claimed_until REAL NOT NULL,
+        attempts INTEGER NOT NULL, PRIMARY KEY (volume, relpath))""",
+    """CREATE INDEX IF NOT EXISTS thumb_jobs_due ON thumb_jobs (claimed_until, queued)""",
+    """CREATE INDEX IF NOT EXISTS files_wark_any ON files (wark)""",
 ]
 
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at, protocol"
@@ -468,3 +487,95 @@ class Database:
         resuming the same partial upload only one gets it."""
         rows = self._all(f"DELETE FROM uploads WHERE id = ? RETURNING {UPLOAD_COLUMNS}", (upload_id,))
         return self._upload_row(rows[0]) if rows else None   # fetching every row ends the statement
+
+    # -- thumbnails (appliance/thumbs) ------------------------------------------------------------------
+    THUMBS_AMONG_BATCH = 500   # paths per query of thumbs_among (SQLite allows 32766 parameters)
+
+    def thumb_job_add(self, volume, relpath):
+        """Queue a file for a thumbnail (again: a queued one is due now, its tries counted afresh)."""
+        self._run("INSERT INTO thumb_jobs (volume, relpath, queued, claimed_until, attempts) VALUES (?, ?, ?, 0, 0) "
+                  "ON CONFLICT (volume, relpath) DO UPDATE SET queued = excluded.queued, claimed_until = 0, "
+                  "attempts = 0", (volume, relpath, time.time()))
+
+    def thumb_jobs_claim(self, limit, now, until):
+        """Claim up to `limit` due jobs until a time, counting a try of each; the claimed rows."""
+        claimed = []
+        for row in self._all("SELECT volume, relpath, queued, attempts FROM thumb_jobs WHERE claimed_until < ? "
+                             "ORDER BY queued LIMIT ?", (now, limit)):
+            if self._run("UPDATE thumb_jobs SET claimed_until = ?, attempts = attempts + 1 WHERE volume = ? AND "
+                         "relpath = ? AND queued = ? AND claimed_until < ?",
+                         (until, row["volume"], row["relpath"], row["queued"], now)) == 1:
+                claimed.append(dict(row, attempts=row["attempts"] + 1))
+        return claimed
+
+    def thumb_job_done(self, job):
+        """Forget a claimed job, unless its file was queued again meanwhile."""
+        self._run("DELETE FROM thumb_jobs WHERE volume = ? AND relpath = ? AND queued = ?",
+                  (job["volume"], job["relpath"], job["queued"]))
+
+    def thumb_job_retry(self, job):
+        """Let a claimed job be claimed again now (its tries stay counted)."""
+        self._run("UPDATE thumb_jobs SET claimed_until = 0 WHERE volume = ? AND relpath = ? AND queued = ?",
+                  (job["volume"], job["relpath"], job["queued"]))
+
+    def thumb_jobs_move(self, volume, old, new):
+        """Let the queued jobs of a moved file or folder follow it."""
+        prefix = old + "/"
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM thumb_jobs WHERE volume = ? AND relpath = ?", (volume, new))
+            conn.execute("UPDATE thumb_jobs SET relpath = ? WHERE volume = ? AND relpath = ?", (new, volume, old))
+            conn.execute("UPDATE thumb_jobs SET relpath = ? || substr(relpath, ?) WHERE volume = ? "
+                         "AND substr(relpath, 1, ?) = ?", (new + "/", len(prefix) + 1, volume, len(prefix), prefix))
+
+    def thumb_queue_length(self):
+        """How many files wait for a thumbnail (claimed ones included)."""
+        return self._one("SELECT COUNT(*) AS n FROM thumb_jobs")["n"]
+
+    def thumb_get(self, wark):
+        return self._one("SELECT wark, state, detail, volume, relpath, made FROM thumbs WHERE wark = ?", (wark,))
+
+    def thumb_put(self, wark, state, detail, volume, relpath):
+        """Record a content's thumbnail ("ok") or that it has none ("none", detail: why)."""
+        self._run("INSERT OR REPLACE INTO thumbs (wark, state, detail, volume, relpath, made) VALUES (?, ?, ?, ?, ?, ?)",
+                  (wark, state, detail, volume, relpath, time.time()))
+
+    def thumb_delete(self, wark):
+        self._run("DELETE FROM thumbs WHERE wark = ?", (wark,))
+
+    def thumbs_made_for(self, volume, relpath):
+        """(wark, state) of the thumbnails made for a file, or for the files below a folder, whose content no
+        volume holds any more (orphans, to drop)."""
+        prefix = relpath + "/"
+        return self._all("SELECT wark, state FROM thumbs t WHERE volume = ? AND (relpath = ? OR substr(relpath, 1, ?) "
+                         "= ?) AND NOT EXISTS (SELECT 1 FROM files f WHERE f.wark = t.wark)",
+                         (volume, relpath, len(prefix), prefix))
+
+    def thumbs_orphaned(self, limit):
+        """(wark, state) of up to `limit` thumbnails whose content no volume holds any more."""
+        return self._all("SELECT wark, state FROM thumbs t WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.wark = "
+                         "t.wark) LIMIT ?", (limit,))
+
+    def thumbs_move(self, volume, old, new):
+        """Let the thumbnails made for a moved file or folder name it at its new path."""
+        prefix = old + "/"
+        with self.transaction() as conn:
+            conn.execute("UPDATE thumbs SET relpath = ? WHERE volume = ? AND relpath = ?", (new, volume, old))
+            conn.execute("UPDATE thumbs SET relpath = ? || substr(relpath, ?) WHERE volume = ? "
+                         "AND substr(relpath, 1, ?) = ?", (new + "/", len(prefix) + 1, volume, len(prefix), prefix))
+
+    def thumb_of(self, volume, relpath):
+        """(size, mtime_ns, inode, wark) of an indexed file whose content has a thumbnail, or None."""
+        return self._one("SELECT f.size, f.mtime_ns, f.inode, f.wark FROM files f JOIN thumbs t ON t.wark = f.wark "
+                         "WHERE f.volume = ? AND f.relpath = ? AND t.state = 'ok'", (volume, relpath))
+
+    def thumbs_among(self, volume, relpaths):
+        """{relpath: (size, inode)} of those indexed files whose content has a thumbnail (one query for up to
+        THUMBS_AMONG_BATCH paths)."""
+        found = {}
+        for start in range(0, len(relpaths), self.THUMBS_AMONG_BATCH):
+            batch = relpaths[start:start + self.THUMBS_AMONG_BATCH]
+            marks = ", ".join("?" * len(batch))
+            for row in self._all(f"SELECT f.relpath, f.size, f.inode FROM files f JOIN thumbs t ON t.wark = f.wark "
+                                 f"WHERE f.volume = ? AND t.state = 'ok' AND f.relpath IN ({marks})", (volume, *batch)):
+                found[row["relpath"]] = (row["size"], row["inode"])
+        return found

@@ -91,6 +91,15 @@ SETTINGS = [
     Setting("smb", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("smb", "port", int, 4450, "TCP port of SMB (the appliance images use 445, which Windows requires)."),
     Setting("smb", "workgroup", str, "WORKGROUP", "Workgroup shown to Windows (its default is WORKGROUP)."),
+    # thumbnails (appliance/thumbs, docs/media.md)
+    Setting("thumbnails", "enabled", bool, True,
+            "Make thumbnails of pictures (JPEG, PNG, WebP, GIF, TIFF, HEIC, AVIF) in the worker, for the grid view."),
+    Setting("thumbnails", "workers", int, 1,
+            "Pictures decoded at the same time, each in its own process (1 keeps a small machine serving)."),
+    Setting("thumbnails", "max_megapixels", int, 50,
+            "Larger pictures get no thumbnail (checked before decoding; a JPEG counts at its reduced decoding scale)."),
+    Setting("thumbnails", "memory_mb", int, 768,
+            "Memory cap of each thumbnail process, in MiB (0 = none); a picture that needs more gets no thumbnail."),
 ]
 
 SECTIONS = sorted({s.section for s in SETTINGS})

@@ -2,7 +2,8 @@
 
 Contract: one worker per installation drains the event outbox to its subscribers (content fingerprints for
 dedup, then the deliveries of user hooks, which a hooks.Deliverer of its own runs on its threads, so a slow
-hook never holds up the outbox), finds changes made behind filedock's back within seconds through the
+hook never holds up the outbox, then thumbnail jobs, which its thumbs.pool.Thumbnailer renders in a bounded
+pool of processes), finds changes made behind filedock's back within seconds through the
 watcher ([server] watch, appliance/watcher.py: it reconciles the watcher's quiet paths between deliveries)
 and by scanning every volume every [server] scan_interval seconds (the safety net; with the watcher on and
 no interval, once at start), and runs the periodic CHORES. Nothing
@@ -18,6 +19,8 @@ import time
 from gunicorn.systemd import sd_notify
 
 from . import events, hooks, index, logins, storage
+from .thumbs import queue as thumbs_queue
+from .thumbs.pool import Thumbnailer
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
 from .watcher import Watcher
@@ -25,7 +28,8 @@ from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
-SUBSCRIBERS = [dedup.fingerprint, hooks.enqueue]   # in order: a hook is sent the hash the first one found
+SUBSCRIBERS = [dedup.fingerprint, hooks.enqueue,   # in order: a hook is sent the hash the first one found
+               thumbs_queue.enqueue]
 
 
 def prune_logins(db, config):
@@ -35,7 +39,7 @@ def prune_logins(db, config):
 
 
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune)]
+CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 
@@ -79,6 +83,7 @@ def run(config, stop_after=None):
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
     deliverer = hooks.Deliverer(db, config).start()
+    thumbnailer = Thumbnailer(db, config).start() if config.get("thumbnails", "enabled") else None
     sd_notify("READY=1", log)   # a no-op outside a Type=notify unit
     watcher = start_watcher(db, config)
     scan_interval = config.get("server", "scan_interval")
@@ -97,6 +102,8 @@ def run(config, stop_after=None):
         delivered = events.drain(db, config, SUBSCRIBERS)
         if delivered:
             deliverer.wake()
+            if thumbnailer is not None:
+                thumbnailer.wake()
         reconciled = watcher.drain(db) if watcher is not None else 0
         if not (delivered or reconciled):
             if watcher is not None:
@@ -106,4 +113,6 @@ def run(config, stop_after=None):
     if watcher is not None:
         watcher.stop()
     deliverer.stop()
+    if thumbnailer is not None:
+        thumbnailer.stop()
     db.close()
