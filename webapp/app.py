@@ -9,6 +9,7 @@ import time
 from flask import Flask
 
 from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
+from . import thumbs  # noqa: F401 (registers the ?th handler)
 
 
 def create_app(config):

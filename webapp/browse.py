@@ -4,7 +4,8 @@ Contract: GET/HEAD on a folder URL needs the list right (r) and answers with the
 listing as JSON for `?ls` / `Accept: application/json` (format in docs/http-api.md). A drop box (upload
 right without read) gets the page with an empty listing so its uploader works. GET on a file needs read or
 get (g); a folder URL without its trailing slash is redirected. filedock's temporary files and symlinks
-that leave the volume are never listed.
+that leave the volume are never listed. A JSON file entry whose thumbnail is made has `"thumb": true`
+(webapp/thumbs.py).
 """
 import gzip
 import json
@@ -20,6 +21,7 @@ from . import context
 from .auth import csrf_token
 from .dispatch import handles
 from .download import file_response
+from .thumbs import marked
 
 GZIP_FROM = 16 << 10
 RIGHT_NAMES = {Right.READ: "read", Right.GET: "get", Right.WRITE: "write", Right.UPLOAD: "upload",
@@ -33,20 +35,24 @@ def _href(name):
     return name if _PLAIN_NAME(name) else quote(name)
 
 
-def _json_entry(entry):
-    """One listing entry in copyparty's field names."""
+def _json_entry(entry, thumbs=frozenset()):
+    """One listing entry in copyparty's field names (and `thumb` for a file whose thumbnail is made)."""
     if entry.is_dir:
         return {"name": entry.name, "href": _href(entry.name) + "/", "sz": 0, "ts": int(entry.mtime)}
     _, dot, ext = entry.name.rpartition(".")
-    return {"name": entry.name, "href": _href(entry.name), "sz": entry.size, "ts": int(entry.mtime),
+    item = {"name": entry.name, "href": _href(entry.name), "sz": entry.size, "ts": int(entry.mtime),
             "ext": ext.lower() if dot else ""}
+    if entry.name in thumbs:
+        item["thumb"] = True
+    return item
 
 
 def listing_for(listing):
     """The listing dict of a core fileops.Listing for the current principal, sorted by name."""
     principal = context.principal()
     dirs = [_json_entry(e) for e in listing.entries if e.is_dir]
-    files = [_json_entry(e) for e in listing.entries if not e.is_dir]
+    thumbs = marked(listing)
+    files = [_json_entry(e, thumbs) for e in listing.entries if not e.is_dir]
     dirs.sort(key=lambda e: e["name"].lower())
     files.sort(key=lambda e: e["name"].lower())
     perms = [RIGHT_NAMES[r] for r in Right if r in listing.rights]
