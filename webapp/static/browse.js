@@ -191,10 +191,33 @@ window.addEventListener("beforeunload", (event) => {
 let finishedJobs = [];
 let refreshTimer;
 
+// The server's worker makes a picture's thumbnail a moment after its upload: while pictures just uploaded into
+// this folder have none yet, read the listing again a few times (bounded: about 15 s in all).
+const PICTURE = /\.(jpe?g|jpe|png|webp|gif|tiff?|hei[cf]|avif)$/i;
+const awaitingThumbs = new Set();
+let thumbDelay = 0;
+
+function checkThumbnails() {
+  for (const entry of listing.files) if (entry.thumb) awaitingThumbs.delete(entry.name);
+  if (!awaitingThumbs.size || thumbDelay > 8000) {
+    awaitingThumbs.clear();
+    return;
+  }
+  thumbDelay = thumbDelay ? thumbDelay * 2 : 1000;
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refresh().then(checkThumbnails).catch((error) => showError(error.message)),
+                            thumbDelay);
+}
+
 uploads.addEventListener("finished", (event) => {
   finishedJobs.push(event.detail);
+  const { path, state } = event.detail;
+  if ((state === "done" || state === "deduplicated") && !path.includes("/") && PICTURE.test(path)) {
+    awaitingThumbs.add(path);
+  }
+  thumbDelay = 0;
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => refresh().catch((error) => showError(error.message)), 300);
+  refreshTimer = setTimeout(() => refresh().then(checkThumbnails).catch((error) => showError(error.message)), 300);
 });
 
 uploads.addEventListener("idle", () => {

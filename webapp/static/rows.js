@@ -82,6 +82,17 @@ export function sortEntries(listing, { key, dir }) {
   ];
 }
 
+// A picture's thumbnail, shown in the grid view only (style.css); its URL changes with the file, so a cached
+// thumbnail of an older version is never shown.
+function thumbnail(entry) {
+  const img = document.createElement("img");
+  img.className = "thumb";
+  img.loading = "lazy";
+  img.alt = "";
+  img.src = `${entry.href}?th=${entry.ts.toString(36)}-${entry.sz.toString(36)}`;
+  return img;
+}
+
 function cell(cls, ...children) {
   const td = document.createElement("td");
   td.className = cls;
@@ -108,6 +119,7 @@ function row(entry, checked) {
   name.className = "name";
   name.textContent = entry.name;
   link.append(icon(kind, `icon kind-${kind}`), name);
+  if (entry.thumb) link.prepend(thumbnail(entry));
 
   const time = document.createElement("time");
   time.dateTime = new Date(entry.ts * 1000).toISOString();
