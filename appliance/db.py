@@ -527,6 +527,22 @@ class Database:
             conn.execute("UPDATE thumb_jobs SET relpath = ? || substr(relpath, ?) WHERE volume = ? "
                          "AND substr(relpath, 1, ?) = ?", (new + "/", len(prefix) + 1, volume, len(prefix), prefix))
 
+    def thumb_jobs_backfill(self, suffixes, limit):
+        """Queue up to `limit` indexed files named with one of the suffixes whose content has no thumbnail row
+        and that are not queued (pictures indexed before thumbnails were made); return how many. The search is a
+        read (it may take seconds on a big index), so writers wait only for the short insert after it."""
+        names = " OR ".join("lower(f.relpath) LIKE ?" for _ in suffixes)
+        rows = self._all(f"SELECT f.volume, f.relpath FROM files f WHERE f.wark IS NOT NULL AND ({names}) "
+                         f"AND NOT EXISTS (SELECT 1 FROM thumbs t WHERE t.wark = f.wark) AND NOT EXISTS "
+                         f"(SELECT 1 FROM thumb_jobs j WHERE j.volume = f.volume AND j.relpath = f.relpath) LIMIT ?",
+                         (*(f"%.{suffix}" for suffix in sorted(suffixes)), limit))
+        now = time.time()
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO thumb_jobs (volume, relpath, queued, claimed_until, attempts) "
+                             "VALUES (?, ?, ?, 0, 0) ON CONFLICT (volume, relpath) DO NOTHING",
+                             [(r["volume"], r["relpath"], now) for r in rows])
+        return len(rows)
+
     def thumb_queue_length(self):
         """How many files wait for a thumbnail (claimed ones included)."""
         return self._one("SELECT COUNT(*) AS n FROM thumb_jobs")["n"]
@@ -544,11 +560,11 @@ class Database:
 
     def thumbs_made_for(self, volume, relpath):
         """(wark, state) of the thumbnails made for a file, or for the files below a folder, whose content no
-        volume holds any more (orphans, to drop)."""
-        prefix = relpath + "/"
-        return self._all("SELECT wark, state FROM thumbs t WHERE volume = ? AND (relpath = ? OR substr(relpath, 1, ?) "
-                         "= ?) AND NOT EXISTS (SELECT 1 FROM files f WHERE f.wark = t.wark)",
-                         (volume, relpath, len(prefix), prefix))
+        volume holds any more (orphans, to drop); below is a key range, as in files_under."""
+        orphan = "NOT EXISTS (SELECT 1 FROM files f WHERE f.wark = t.wark)"
+        return self._all(f"SELECT wark, state FROM thumbs t WHERE volume = ? AND relpath = ? AND {orphan} UNION ALL "
+                         f"SELECT wark, state FROM thumbs t WHERE volume = ? AND relpath >= ? AND relpath < ? AND {orphan}",
+                         (volume, relpath, volume, relpath + "/", relpath + "0"))
 
     def thumbs_orphaned(self, limit):
         """(wark, state) of up to `limit` thumbnails whose content no volume holds any more."""

@@ -115,6 +115,29 @@ def test_memory_cap_stops_a_greedy_decode(tmp_path):
     assert decoded(render(png, BIG)).size == (320, 160)   # uncapped, the same picture renders
 
 
+def test_queue_is_durable_and_countable(tmp_path):
+    from appliance.db import Database
+    from appliance.thumbs import SUFFIXES
+    db = Database(tmp_path)
+    db.file_put("/", "a/old.JPG", 10, 1, 1, wark="w-old")
+    db.file_put("/", "a/notes.txt", 10, 1, 2, wark="w-txt")
+    db.file_put("/", "a/done.png", 10, 1, 3, wark="w-done")
+    db.thumb_put("w-done", "ok", None, "/", "a/done.png")
+    assert db.thumb_jobs_backfill(SUFFIXES, 100) == 1 and db.thumb_jobs_backfill(SUFFIXES, 100) == 0
+    db.close()
+    db = Database(tmp_path)   # another process, or after a restart: the job is still there
+    assert db.thumb_queue_length() == 1
+    [job] = db.thumb_jobs_claim(5, 100.0, 400.0)
+    assert (job["relpath"], job["attempts"]) == ("a/old.JPG", 1)
+    assert db.thumb_jobs_claim(5, 200.0, 500.0) == []          # claimed: nobody else gets it meanwhile
+    assert [j["attempts"] for j in db.thumb_jobs_claim(5, 401.0, 700.0)] == [2]   # its claim ran out
+    db.thumb_jobs_move("/", "a", "b")
+    assert db.thumb_jobs_claim(5, 701.0, 800.0)[0]["relpath"] == "b/old.JPG"
+    db.file_delete("/", "a/done.png")
+    assert [r["wark"] for r in db.thumbs_made_for("/", "a")] == ["w-done"]   # an orphan below a folder
+    db.close()
+
+
 # -- the real server ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server():

@@ -6,12 +6,14 @@ queued in the database (thumb_jobs), where a restart or another worker finds it;
 and the thumbnails made for it along (a content keeps its thumbnail under any name; a file renamed to a
 picture's name is queued); a modified or deleted file or folder drops the thumbnails made for it that no
 volume's file holds any more (the cache file and its row). `sweep` is the chore that drops every other orphan
-(a twin deleted after the file its thumbnail was made for), SWEEP_BATCH at a time.
+(a twin deleted after the file its thumbnail was made for), SWEEP_BATCH at a time, and queues indexed pictures
+that have neither a thumbnail nor a job (indexed before thumbnails were on), BACKFILL_BATCH at a time.
 """
 from .. import events
-from . import cache, is_candidate
+from . import SUFFIXES, cache, is_candidate
 
 SWEEP_BATCH = 1000
+BACKFILL_BATCH = 10000
 
 
 def drop(db, config, rows):
@@ -41,5 +43,7 @@ def enqueue(db, config, event):
 
 
 def sweep(db, config):
-    """Chore: drop up to SWEEP_BATCH thumbnails whose content no volume holds any more."""
+    """Chore: drop orphaned thumbnails, and queue pictures that were indexed without being queued."""
     drop(db, config, db.thumbs_orphaned(SWEEP_BATCH))
+    if config.get("thumbnails", "enabled"):
+        db.thumb_jobs_backfill(SUFFIXES, BACKFILL_BATCH)
