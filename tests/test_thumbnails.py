@@ -23,6 +23,7 @@ from appliance.thumbs.render import NoThumbnail, render
 from conftest import REPO, Server, wait_for
 
 BIG = 50_000_000
+MEMORY_MB = 64
 
 
 def picture(path, size=(400, 200), fmt=None, mode="RGB", **save):
@@ -141,10 +142,12 @@ def test_queue_is_durable_and_countable(tmp_path):
 # -- the real server ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server():
-    """A server with one more volume that only admin may see (so a logged-in user can have no right at all)."""
+    """A server with one more volume that only admin may see (so a logged-in user can have no right at all), and
+    thumbnail processes capped at MEMORY_MB."""
     base = Path(tempfile.mkdtemp(prefix="filedock-test-"))
     (base / "private").mkdir()
-    srv = Server(base, extra=f'[[volumes]]\nurl = "/private"\npath = "{base}/private"\naccess = {{ admin = "rwmda" }}\n')
+    srv = Server(base, extra=f'[[volumes]]\nurl = "/private"\npath = "{base}/private"\naccess = {{ admin = "rwmda" }}\n'
+                             f'\n[thumbnails]\nmemory_mb = {MEMORY_MB}\n')
     yield srv
     srv.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -269,6 +272,17 @@ def test_rights_both_ways(server):
     ready(server, "/private/p.jpg")
     hidden = thumbnail(server, "/private/p.jpg", "alice")
     assert hidden.status_code == 404 and hidden.json()["error"] != "no thumbnail (yet)"
+
+
+def test_a_picture_over_the_memory_cap_gets_none_and_the_pool_goes_on(server, tmp_path):
+    folder = f"/th-{uuid.uuid4().hex[:8]}/"
+    big = picture(tmp_path / "huge.png", (8000, 4000), "PNG")   # 96 MB of pixels: more than the cap
+    put(server, "admin", folder + "huge.png", big.read_bytes())
+    put(server, "admin", folder + "small.jpg", jpeg_bytes((640, 480)))
+    ready(server, folder + "small.jpg")   # queued after the huge one: the pool survived it
+    rows = server.db_query("SELECT state, detail FROM thumbs WHERE relpath = ?", folder[1:] + "huge.png")
+    assert rows == [("none", f"needs more than the memory cap ({MEMORY_MB} MiB)")]
+    assert thumbnail(server, folder + "huge.png").status_code == 404
 
 
 def test_a_file_written_on_disk_gets_one_too(server):
