@@ -51,7 +51,7 @@ def get_thumbnail():
         abort(404, NOT_YET)
     etag = f"th-{entry['wark']}"
     headers = {"ETag": f'"{etag}"', "Cache-Control": f"private, max-age={MAX_AGE}"}
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):   # If-None-Match compares weakly (RFC 9110)
         return Response(status=304, headers=headers)
     try:
         file = open(cache.path_of(context.config(), entry["wark"]), "rb")
