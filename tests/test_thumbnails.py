@@ -116,6 +116,16 @@ def test_memory_cap_stops_a_greedy_decode(tmp_path):
     assert decoded(render(png, BIG)).size == (320, 160)   # uncapped, the same picture renders
 
 
+def test_decoders_run_under_the_worker_unit_s_memory_deny_write_execute(tmp_path):
+    from test_units import under_mdwe
+    paths = [picture(tmp_path / f"p.{suffix}", (640, 480), fmt)
+             for fmt, suffix in (("JPEG", "jpg"), ("PNG", "png"), ("AVIF", "avif"), ("HEIF", "heic"), ("WEBP", "webp"))]
+    code = ("import sys; from appliance.thumbs.render import render\n"
+            "for path in sys.argv[1:]:\n    print(len(render(path, 50_000_000)) > 0)\n")
+    run = under_mdwe(sys.executable, "-c", code, *map(str, paths), cwd=REPO, timeout=60)
+    assert run.stdout.split() == ["True"] * len(paths), run.stderr
+
+
 def test_queue_is_durable_and_countable(tmp_path):
     from appliance.db import Database
     from appliance.thumbs import SUFFIXES
