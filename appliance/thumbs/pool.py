@@ -5,7 +5,8 @@ Contract: `Thumbnailer(db, config).start()` runs a thread that claims due jobs f
 taken again later, by any worker), and hands each picture to a process pool of that many processes. The
 processes are started fresh (spawn, never a fork of the threaded worker), inherit the worker's lower priority,
 cap their own memory at [thumbnails] memory_mb (render.limit_memory) and are replaced every TASKS_PER_PROCESS
-pictures. Each job ends with the content's row in `thumbs`: "ok" with its cache file written, or "none" with
+pictures; after POOL_IDLE seconds without a picture they end, and the next picture starts them again. Each
+job ends with the content's row in `thumbs`: "ok" with its cache file written, or "none" with
 the reason (not a picture, too large, undecodable, out of memory, or its process died MAX_ATTEMPTS times), so
 no file is retried forever. A job whose file changed since it was indexed, or whose content has a row already
 (a copy, a moved file, a dedup twin), ends without rendering anything. `wake()` looks for jobs now (the worker
@@ -27,6 +28,7 @@ LEASE = 300            # seconds a claimed job is left to its worker before anot
 MAX_ATTEMPTS = 2       # claims of one job (its process died, or its worker) before it is given up
 MAX_PAUSE = 10.0       # seconds between looks for jobs queued by another worker, when nothing wakes us
 TASKS_PER_PROCESS = 200
+POOL_IDLE = 60         # seconds without a picture after which the pool's processes end (their memory is freed)
 
 
 def _name(job):
@@ -43,6 +45,7 @@ class Thumbnailer:
         self.memory = config.get("thumbnails", "memory_mb") << 20
         self._pool = None
         self._running = {}   # future -> job (only this thread touches it)
+        self._busy_at = 0.0  # when the last picture ended (monotonic)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="filedock-thumbs", daemon=True)
@@ -79,7 +82,11 @@ class Thumbnailer:
                 done, _ = wait(list(self._running), timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._finish(self._running.pop(future), future)
+                self._busy_at = time.monotonic()
             else:
+                if self._pool is not None and time.monotonic() - self._busy_at > POOL_IDLE:
+                    self._pool.shutdown(wait=True)
+                    self._pool = None
                 self._wake.wait(MAX_PAUSE)
         for future in list(self._running):   # stopping: let the running ones end and record them
             self._finish(self._running.pop(future), future)
