@@ -1,8 +1,8 @@
 """The worker daemon (`filedock worker`): the event outbox's consumer and the home of background chores.
 
 Contract: one worker per installation drains the event outbox to its subscribers (content fingerprints for
-dedup, then the deliveries of user hooks, which a hooks.Deliverer of its own runs on its threads, so a slow
-hook never holds up the outbox), finds changes made behind filedock's back within seconds through the
+dedup, audio tags for listings and search, then the deliveries of user hooks, which a hooks.Deliverer of
+its own runs on its threads, so a slow hook never holds up the outbox), finds changes made behind filedock's back within seconds through the
 watcher ([server] watch, appliance/watcher.py: it reconciles the watcher's quiet paths between deliveries)
 and by scanning every volume every [server] scan_interval seconds (the safety net; with the watcher on and
 no interval, once at start), and runs the periodic CHORES. Nothing
@@ -17,7 +17,7 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, hooks, index, logins, storage
+from . import events, hooks, index, logins, storage, tags
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
 from .watcher import Watcher
@@ -25,7 +25,8 @@ from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
-SUBSCRIBERS = [dedup.fingerprint, hooks.enqueue]   # in order: a hook is sent the hash the first one found
+# In order: a hook is sent the hash the first one found.
+SUBSCRIBERS = [dedup.fingerprint, tags.subscriber, hooks.enqueue]
 
 
 def prune_logins(db, config):
@@ -35,7 +36,7 @@ def prune_logins(db, config):
 
 
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune)]
+CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (300, tags.backfill)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from flask import Response, redirect, render_template, request
 
+from appliance import tags
 from appliance.access import Right
 from appliance.refusal import Kind, Refused
 
@@ -42,11 +43,24 @@ def _json_entry(entry):
             "ext": ext.lower() if dot else ""}
 
 
+def _with_tags(files, listing):
+    """Give the file entries of a listing the audio tags the index holds for them (one query)."""
+    if not files:
+        return files
+    decision = listing.decision
+    found = context.db().tags_in_folder(decision.volume.url, decision.relpath)
+    for entry in files:
+        row = found.get(entry["name"])
+        if row is not None and (entry_tags := tags.as_json(row)) is not None:
+            entry["tags"] = entry_tags
+    return files
+
+
 def listing_for(listing):
     """The listing dict of a core fileops.Listing for the current principal, sorted by name."""
     principal = context.principal()
     dirs = [_json_entry(e) for e in listing.entries if e.is_dir]
-    files = [_json_entry(e) for e in listing.entries if not e.is_dir]
+    files = _with_tags([_json_entry(e) for e in listing.entries if not e.is_dir], listing)
     dirs.sort(key=lambda e: e["name"].lower())
     files.sort(key=lambda e: e["name"].lower())
     perms = [RIGHT_NAMES[r] for r in Right if r in listing.rights]
