@@ -570,7 +570,7 @@ class Database:
         """Relpaths of indexed files with one of these extensions (lower case, no dot) and no tags row."""
         names = " OR ".join(f'"{e}"' for e in extensions)
         return [r["relpath"] for r in self._all(
-            "SELECT f.relpath FROM file_search s JOIN files f ON f.rowid = s.rowid LEFT JOIN file_tags t "
+            "SELECT f.relpath FROM file_search s CROSS JOIN files f ON f.rowid = s.rowid LEFT JOIN file_tags t "
             "ON t.volume = f.volume AND t.relpath = f.relpath WHERE file_search MATCH ? AND f.volume = ? "
             "AND t.relpath IS NULL LIMIT ?", (f"ext : ({names})", volume, limit))]
 
@@ -597,8 +597,8 @@ class Database:
                 where.append(condition)
                 args.append(value)
         source = "files f"
-        if match is not None:
-            source = "file_search s JOIN files f ON f.rowid = s.rowid"
+        if match is not None:   # CROSS JOIN: SQLite keeps that order, so the MATCH runs once, not once a file
+            source = "file_search s CROSS JOIN files f ON f.rowid = s.rowid"
             where.insert(0, "file_search MATCH ?")
             args.insert(0, match)
         return self._all(f"SELECT f.volume, f.relpath, f.size, f.mtime_ns, "

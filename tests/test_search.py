@@ -304,3 +304,29 @@ def test_a_moved_file_is_found_at_its_new_path_with_its_tags_and_a_deleted_one_i
     assert listing["files"][0]["tags"]["title"] == "Elsewhere"
     assert requests.delete(server.url + "/pub/moved", auth=alice, timeout=10).status_code == 200
     assert _found(server, "alice", "artist:moving") == [] == _found(server, "alice", "target")
+
+
+def test_the_search_box_lists_results_as_you_type_and_opens_them(server, music, browser):
+    from playwright.sync_api import expect
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server.url + "/pub/")
+    page.fill("form.search input", "one mo")   # the last word as a prefix
+    result = page.locator(".search-results a.search-name")
+    expect(result).to_have_text(["one.mp3"])
+    expect(page.locator(".search-results .search-tags")).to_have_text(["Daft Punk – Discovery – One More Time"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.fill("form.search input", "colour:red")
+    expect(page.locator(".search-results li")).to_have_text([
+        "unknown term 'colour:red': use words, ext:, size>, size<, after:, before:, artist:, album: or title:"])
+    page.fill("form.search input", "discovery")
+    page.locator(".search-results a.search-folder").click()
+    page.wait_for_url(server.url + "/pub/music/")
+    page.fill("form.search input", "discovery")
+    page.locator(".search-results a.search-name").click()
+    page.wait_for_url(server.url + "/pub/music/one.mp3")
+    context.close()
+    assert not errors, errors
