@@ -78,7 +78,9 @@ SCHEMA += [
 # relpath of the folder holding it ("" for the volume's root), so one query answers a whole listing.
 # file_search: SQLite-specific, FTS5 (PostgreSQL: a tsvector column with a GIN index, or pg_trgm). One row per
 # files row, sharing its rowid: the file's name, its folder's path words (the volume's URL included), its
-# extension and its text tags, kept in step by file_put, file_delete, file_move and tags_put.
+# extension and its text tags, kept in step by file_put, file_delete, file_move and tags_put. A VACUUM may
+# renumber the rowids of files (it has no INTEGER PRIMARY KEY): delete meta "search_index" after one, and the
+# next Database opened fills file_search again.
 SCHEMA += [
     """CREATE TABLE IF NOT EXISTS file_tags (
         volume TEXT NOT NULL, relpath TEXT NOT NULL, folder TEXT NOT NULL, artist TEXT, album TEXT, title TEXT,
@@ -508,6 +510,19 @@ class Database:
         return (f"{table}.volume = ? AND ({table}.relpath = ? OR {table}.relpath >= ? AND {table}.relpath < ?)",
                 [volume, relpath, relpath + "/", relpath + "0"])
 
+    @staticmethod
+    def _parent_of(relpath):
+        """The relpath of the folder holding relpath ("" for the volume's root)."""
+        return relpath.rpartition("/")[0]
+
+    @staticmethod
+    def _search_row(row):
+        """(rowid, name, folder, ext, artist, album, title) of file_search for a files row with its tags."""
+        folder, _, name = row["relpath"].rpartition("/")
+        _, dot, ext = name.rpartition(".")
+        return (row["id"], name, f"{row['volume']}/{folder}", ext.lower() if dot else "", row["artist"],
+                row["album"], row["title"])
+
     def _search_drop(self, conn, volume, relpath, tree=True):
         """Remove the search rows of a file (with tree, and of everything below it)."""
         where, args = self._where_path("files", volume, relpath, tree)
@@ -519,7 +534,7 @@ class Database:
                             "FROM files LEFT JOIN file_tags t ON t.volume = files.volume AND t.relpath = "
                             f"files.relpath WHERE {where}", args).fetchall()
         conn.executemany("INSERT INTO file_search (rowid, name, folder, ext, artist, album, title) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", [_search_row(r) for r in rows])
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", [self._search_row(r) for r in rows])
 
     def _search_add(self, conn, volume, relpath, tree=True):
         """Write the search rows of the file at relpath (with tree, and of everything below it)."""
@@ -543,19 +558,20 @@ class Database:
         """Let tags follow a file's or folder's move (file_move's transaction), replacing new's."""
         conn.execute("DELETE FROM file_tags WHERE volume = ? AND relpath = ?", (volume, new))
         conn.execute("UPDATE file_tags SET relpath = ?, folder = ? WHERE volume = ? AND relpath = ?",
-                     (new, parent_of(new), volume, old))
+                     (new, self._parent_of(new), volume, old))
         conn.execute("UPDATE file_tags SET relpath = ? || substr(relpath, ?), folder = ? || substr(folder, ?) "
                      "WHERE volume = ? AND relpath >= ? AND relpath < ?",
                      (new + "/", len(old) + 2, new, len(old) + 1, volume, old + "/", old + "0"))
 
     def tags_put(self, volume, relpath, tags):
         """Record the tags (a dict of TAG_COLUMNS; {} for a file with none that can be read) of an indexed file,
-        and search by them."""
+        and search by them; nothing if the file is no longer indexed."""
         names = TAG_COLUMNS.split(", ")
         with self.transaction() as conn:
             conn.execute(f"INSERT OR REPLACE INTO file_tags (volume, relpath, folder, {TAG_COLUMNS}) "
-                         f"VALUES (?, ?, ?, {', '.join('?' * len(names))})",
-                         (volume, relpath, parent_of(relpath), *(tags.get(n) for n in names)))
+                         f"SELECT ?, ?, ?, {', '.join('?' * len(names))} WHERE EXISTS "
+                         "(SELECT 1 FROM files WHERE volume = ? AND relpath = ?)",
+                         (volume, relpath, self._parent_of(relpath), *(tags.get(n) for n in names), volume, relpath))
             self._search_drop(conn, volume, relpath, tree=False)
             self._search_add(conn, volume, relpath, tree=False)
 
@@ -606,15 +622,3 @@ class Database:
                          f"file_tags t ON t.volume = f.volume AND t.relpath = f.relpath WHERE {' AND '.join(where)} "
                          "LIMIT ?", (*args, limit))
 
-
-def parent_of(relpath):
-    """The relpath of the folder holding relpath ("" for the volume's root)."""
-    return relpath.rpartition("/")[0]
-
-
-def _search_row(row):
-    """(rowid, name, folder, ext, artist, album, title) of file_search for a files row with its tags."""
-    folder, _, name = row["relpath"].rpartition("/")
-    _, dot, ext = name.rpartition(".")
-    return (row["id"], name, f"{row['volume']}/{folder}", ext.lower() if dot else "", row["artist"], row["album"],
-            row["title"])

@@ -133,8 +133,9 @@ def test_each_principal_searches_exactly_the_volumes_it_may_list(tmp_path, index
 
 def test_a_folder_one_may_not_list_is_refused_as_everywhere_else(tmp_path, index):
     config = _config(tmp_path)
-    for who, within, kind in [(Principal("carol"), "/notes", Kind.FORBIDDEN), (Principal(), "/notes", Kind.LOGIN_NEEDED),
-                              (Principal("bob"), "/pub/inner", Kind.HIDDEN), (Principal("bob"), "/../x", Kind.BAD_PATH)]:
+    for who, within, kind in [(Principal("carol"), "/notes", Kind.FORBIDDEN),
+                              (Principal(), "/notes", Kind.LOGIN_NEEDED), (Principal("bob"), "/pub/inner", Kind.HIDDEN),
+                              (Principal("bob"), "/../x", Kind.BAD_PATH)]:
         with pytest.raises(Refused) as caught:
             _paths(config, index, who, within=within)
         assert caught.value.kind is kind, (who, within)
