@@ -200,6 +200,27 @@ def test_tags_of_mp3_and_flac_are_read(tmp_path):
     assert tags.read(tmp_path / "c.mp3") is None
 
 
+def test_the_backfill_tags_audio_files_indexed_before_tags_were_read(tmp_path):
+    config = _config(tmp_path)
+    folder = tmp_path / "pub"
+    folder.mkdir()
+    make_mp3(folder / "a.mp3", artist="Backfilled")
+    (folder / "b.txt").write_text("not audio")
+    (folder / "c.FLAC").write_bytes(b"not a flac either")
+    db = Database(tmp_path / "state")
+    for name in ("a.mp3", "b.txt", "c.FLAC"):
+        st = os.stat(folder / name)
+        db.file_put("/pub", name, st.st_size, st.st_mtime_ns, st.st_ino)
+    db.tags_put("/pub", "gone.mp3", {"artist": "Nobody"})   # not indexed: nothing is recorded
+    assert db.files_untagged("/pub", tags.EXTENSIONS, 10) == ["a.mp3", "c.FLAC"]
+    tags.backfill(db, config)
+    found = db.tags_in_folder("/pub", "")
+    assert sorted(found) == ["a.mp3", "c.FLAC"] and found["a.mp3"]["artist"] == "Backfilled"
+    assert tags.as_json(found["c.FLAC"]) is None, "unreadable: tried once, no tags shown"
+    assert db.files_untagged("/pub", tags.EXTENSIONS, 10) == []
+    assert _paths(config, db, Principal(), "backfilled") == (["/pub/a.mp3"], False)
+
+
 # -- the real server ------------------------------------------------------------------------------------------
 def _search(server, who, q, **params):
     auth = (who, password_of(who)) if who else None
