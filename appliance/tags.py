@@ -13,6 +13,7 @@ import logging
 import re
 
 import mutagen
+from mutagen.id3 import ID3
 
 from . import events, index
 
@@ -21,6 +22,9 @@ log = logging.getLogger("filedock.tags")
 EXTENSIONS = ("mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "aac", "wav", "aif", "aiff", "wma", "wv", "ape",
               "mpc", "spx")
 BACKFILL_BATCH = 500
+# mutagen's easy names of the tags read, and the ID3 frames holding them where mutagen has no easy mode for a
+# format that carries ID3 (WAV, AIFF).
+ID3_FRAMES = {"artist": "TPE1", "album": "TALB", "title": "TIT2", "tracknumber": "TRCK"}
 _LEADING_NUMBER = re.compile(r"\s*(\d+)")
 
 
@@ -31,7 +35,14 @@ def is_audio(relpath):
 
 
 def _first(tags, key):
-    values = tags.get(key) if tags is not None else None
+    """The first value of a tag (by its easy name), or None."""
+    if tags is None:
+        return None
+    if isinstance(tags, ID3):
+        frame = tags.get(ID3_FRAMES[key])
+        values = frame.text if frame is not None else None
+    else:
+        values = tags.get(key)
     return str(values[0]).strip() or None if values else None
 
 

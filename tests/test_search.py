@@ -3,12 +3,15 @@
 deletes, the listing's tags)."""
 import os
 import struct
+import wave
 from datetime import datetime, timezone
 
 import pytest
 import requests
 from mutagen.easyid3 import EasyID3
 from mutagen.flac import FLAC
+from mutagen.id3 import TPE1, TRCK
+from mutagen.wave import WAVE
 
 from appliance import search, tags
 from appliance.access import Action, Principal, Right
@@ -188,16 +191,25 @@ def test_an_index_from_before_search_is_searchable_once_opened(tmp_path):
     assert _paths(_config(tmp_path), db, Principal(), "unicode ext:mp3") == (["/pub/old/Ünïcode Song.MP3"], False)
 
 
-def test_tags_of_mp3_and_flac_are_read(tmp_path):
+def test_tags_of_mp3_flac_and_wav_are_read(tmp_path):
     make_mp3(tmp_path / "a.mp3", artist="Daft Punk", album="Discovery", title="One More Time", tracknumber="1/14")
     make_flac(tmp_path / "b.flac", artist="Air", title="La femme d'argent", tracknumber="2")
     (tmp_path / "c.mp3").write_bytes(b"no audio here" * 100)
+    with wave.open(str(tmp_path / "d.wav"), "wb") as out:   # one second of 8 kHz 16-bit mono silence
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(8000), out.writeframes(bytes(16000))
+    wav = WAVE(tmp_path / "d.wav")
+    wav.add_tags()
+    wav.tags.add(TPE1(encoding=3, text=["Wave Artist"]))
+    wav.tags.add(TRCK(encoding=3, text=["4/9"]))
+    wav.save()
     assert tags.read(tmp_path / "a.mp3") == {"artist": "Daft Punk", "album": "Discovery", "title": "One More Time",
                                              "track": 1, "duration": pytest.approx(1.04, abs=0.01),
                                              "bitrate": 128000}
     assert tags.read(tmp_path / "b.flac") == {"artist": "Air", "album": None, "title": "La femme d'argent",
                                               "track": 2, "duration": 2.0, "bitrate": None}   # no frames: no bitrate
     assert tags.read(tmp_path / "c.mp3") is None
+    assert tags.read(tmp_path / "d.wav") == {"artist": "Wave Artist", "album": None, "title": None, "track": 4,
+                                             "duration": 1.0, "bitrate": 128000}   # ID3 in WAV: no easy mode
 
 
 def test_the_backfill_tags_audio_files_indexed_before_tags_were_read(tmp_path):
