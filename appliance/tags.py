@@ -1,13 +1,14 @@
 """Audio tags of indexed files: artist, album, title, track, duration and bitrate, read with mutagen.
 
 Contract: `read(path)` returns a file's tags (a dict of db.TAG_COLUMNS) or None when mutagen cannot read it.
-`subscriber` is the worker's event subscriber: a created or modified file with an audio extension (EXTENSIONS)
-has its tags read and stored in the index (db.tags_put; an empty row when none can be read, so it is tried
-once); moves and deletes need nothing here, the index's file_move and file_delete carry the tags along. Tags
-are read only in the worker, never in a request. `backfill` is the worker's chore that tags audio files with
-no row yet (indexed by an older filedock, or while the subscriber failed), a batch at a time. `as_json` is
-the one shape of tags in every answer (listings, search): {"artist", "album", "title", "track": int|None,
-"duration": seconds float, "bitrate": bits/s int}, or None for a row with nothing in it.
+`subscriber` is the worker's event subscriber: a created or modified file with an audio extension
+(EXTENSIONS), or one renamed to such a name, has its tags read and stored in the index (db.tags_put; an empty
+row when none can be read, so it is tried once); other moves and deletes need nothing here, the index's
+file_move and file_delete carry the tags along. Tags are read only in the worker, never in a request.
+`backfill` is the worker's chore that tags audio files with no row yet (indexed by an older filedock, or while
+the subscriber failed), a batch at a time. `as_json` is the one shape of tags in every answer (listings,
+search): {"artist", "album", "title", "track": int|None, "duration": seconds float, "bitrate": bits/s int},
+or None for a row with nothing in it.
 """
 import logging
 import re
@@ -83,12 +84,17 @@ def tag_file(db, volume, relpath):
 
 
 def subscriber(db, config, event):
-    """Event subscriber: tag a created or modified audio file."""
-    if event["kind"] not in (events.CREATED, events.MODIFIED) or not is_audio(event["relpath"]):
+    """Event subscriber: tag a created or modified audio file, or a file renamed to an audio name."""
+    kind, relpath = event["kind"], event["relpath"]
+    if kind == events.MOVED:
+        if is_audio(relpath):   # its tags, if any, moved with it in the index
+            return
+        relpath = event["data"]["to"]
+    elif kind not in (events.CREATED, events.MODIFIED):
         return
     volume = config.volume(event["volume"])
-    if volume is not None:
-        tag_file(db, volume, event["relpath"])
+    if volume is not None and is_audio(relpath):
+        tag_file(db, volume, relpath)
 
 
 def backfill(db, config):

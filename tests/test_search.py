@@ -233,6 +233,19 @@ def test_the_backfill_tags_audio_files_indexed_before_tags_were_read(tmp_path):
     assert _paths(config, db, Principal(), "backfilled") == (["/pub/a.mp3"], False)
 
 
+def test_a_file_renamed_to_an_audio_name_is_tagged(tmp_path):
+    config = _config(tmp_path)
+    (tmp_path / "pub").mkdir()
+    make_mp3(tmp_path / "pub" / "renamed.mp3", title="Was A Bin")
+    st = os.stat(tmp_path / "pub" / "renamed.mp3")
+    db = Database(tmp_path / "state")
+    db.file_put("/pub", "upload.bin", st.st_size, st.st_mtime_ns, st.st_ino)
+    db.file_move("/pub", "upload.bin", "renamed.mp3")
+    tags.subscriber(db, config, {"kind": "moved", "volume": "/pub", "relpath": "upload.bin",
+                                 "data": {"to": "renamed.mp3"}})
+    assert db.tags_in_folder("/pub", "")["renamed.mp3"]["title"] == "Was A Bin"
+
+
 # -- the real server ------------------------------------------------------------------------------------------
 def _search(server, who, q, **params):
     auth = (who, password_of(who)) if who else None
