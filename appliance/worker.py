@@ -1,8 +1,8 @@
 """The worker daemon (`filedock worker`): the event outbox's consumer and the home of background chores.
 
 Contract: one worker per installation drains the event outbox to its subscribers (content fingerprints for
-dedup, audio tags for listings and search, then the deliveries of user hooks, which a hooks.Deliverer of
-its own runs on its threads, so a slow hook never holds up the outbox), finds changes made behind filedock's back within seconds through the
+dedup, then the deliveries of user hooks, which a hooks.Deliverer of its own runs on its threads, so a slow
+hook never holds up the outbox), finds changes made behind filedock's back within seconds through the
 watcher ([server] watch, appliance/watcher.py: it reconciles the watcher's quiet paths between deliveries)
 and by scanning every volume every [server] scan_interval seconds (the safety net; with the watcher on and
 no interval, once at start), and runs the periodic CHORES. Nothing
@@ -25,7 +25,8 @@ from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
-# In order: a hook is sent the hash the first one found.
+# In order: fingerprints for dedup, audio tags for listings and search (tags.py), then user hooks, which are
+# sent the hash the first one found.
 SUBSCRIBERS = [dedup.fingerprint, tags.subscriber, hooks.enqueue]
 
 

@@ -1,10 +1,11 @@
 """Browsing: folder listings (HTML page or JSON) and file downloads.
 
 Contract: GET/HEAD on a folder URL needs the list right (r) and answers with the browse page, or with the
-listing as JSON for `?ls` / `Accept: application/json` (format in docs/http-api.md). A drop box (upload
-right without read) gets the page with an empty listing so its uploader works. GET on a file needs read or
-get (g); a folder URL without its trailing slash is redirected. filedock's temporary files and symlinks
-that leave the volume are never listed.
+listing as JSON for `?ls` / `Accept: application/json` (format in docs/http-api.md; audio files carry the
+tags the index holds for them, read in one query per listing). A drop box (upload right without read) gets
+the page with an empty listing so its uploader works. GET on a file needs read or get (g); a folder URL
+without its trailing slash is redirected. filedock's temporary files and symlinks that leave the volume are
+never listed.
 """
 import gzip
 import json
