@@ -9,7 +9,8 @@ multi-node setups on shared storage.
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
 (the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it),
-thumbs (each content's thumbnail, or why it has none) and thumb_jobs (files waiting for one).
+thumbs (each content's thumbnail, or why it has none), thumb_jobs (files waiting for one),
+file_tags (audio tags of indexed files) and file_search (the full-text search index over files and tags).
 """
 import json
 import secrets
@@ -91,6 +92,25 @@ SCHEMA += [
     """CREATE INDEX IF NOT EXISTS files_wark_any ON files (wark)""",
 ]
 
+# -- music tags and search (tables) ---------------------------------------------------------------------
+# file_tags: the audio tags appliance/tags.py read from an indexed file, keyed like files; `folder` is the
+# relpath of the folder holding it ("" for the volume's root), so one query answers a whole listing.
+# file_search: SQLite-specific, FTS5 (PostgreSQL: a tsvector column with a GIN index, or pg_trgm). One row per
+# files row, sharing its rowid: the file's name, its folder's path words (the volume's URL included), its
+# extension and its text tags, kept in step by file_put, file_delete, file_move and tags_put. A VACUUM may
+# renumber the rowids of files (it has no INTEGER PRIMARY KEY): delete meta "search_index" after one, and the
+# next Database opened fills file_search again.
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS file_tags (
+        volume TEXT NOT NULL, relpath TEXT NOT NULL, folder TEXT NOT NULL, artist TEXT, album TEXT, title TEXT,
+        track INTEGER, duration REAL, bitrate INTEGER, PRIMARY KEY (volume, relpath))""",
+    """CREATE INDEX IF NOT EXISTS file_tags_folder ON file_tags (volume, folder)""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS file_search USING fts5 (
+        name, folder, ext, artist, album, title, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')""",
+]
+SEARCH_VERSION = "1"   # meta "search_index": file_search was filled from files at this version (backfill)
+TAG_COLUMNS = "artist, album, title, track, duration, bitrate"
+
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at, protocol"
 UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
                   "replace_ok, meta, created, updated, boot")
@@ -122,6 +142,7 @@ class Database:
                 except sqlite3.OperationalError as exc:
                     if "duplicate column" not in str(exc):
                         raise
+            self._search_backfill(self._conn)
 
     def _connect(self):
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -219,8 +240,11 @@ class Database:
 
     def file_put(self, volume, relpath, size, mtime_ns, inode, wark=None, protocol=None):
         """Insert or replace one file's index entry (`protocol`: over which the file was last written)."""
-        self._run(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  (volume, relpath, size, mtime_ns, inode, wark, time.time(), protocol))
+        with self.transaction() as conn:
+            self._search_drop(conn, volume, relpath, tree=False)
+            conn.execute(f"INSERT OR REPLACE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (volume, relpath, size, mtime_ns, inode, wark, time.time(), protocol))
+            self._search_add(conn, volume, relpath, tree=False)
 
     def file_set_wark(self, volume, relpath, size, mtime_ns, wark):
         """Record a file's content id, only if the file is still the one that was hashed."""
@@ -237,17 +261,24 @@ class Database:
     def file_delete(self, volume, relpath):
         """Forget a file, or a folder and everything below it."""
         prefix = relpath + "/"
-        self._run("DELETE FROM files WHERE volume = ? AND (relpath = ? OR substr(relpath, 1, ?) = ?)",
-                  (volume, relpath, len(prefix), prefix))
+        with self.transaction() as conn:
+            self._search_drop(conn, volume, relpath)
+            conn.execute("DELETE FROM files WHERE volume = ? AND (relpath = ? OR substr(relpath, 1, ?) = ?)",
+                         (volume, relpath, len(prefix), prefix))
+            self._tags_drop(conn, volume, relpath)
 
     def file_move(self, volume, old, new):
         """Rename a file's or folder's entries."""
         prefix = old + "/"
         with self.transaction() as conn:
+            self._search_drop(conn, volume, new, tree=False)
+            self._search_drop(conn, volume, old)
             conn.execute("DELETE FROM files WHERE volume = ? AND relpath = ?", (volume, new))
             conn.execute("UPDATE files SET relpath = ? WHERE volume = ? AND relpath = ?", (new, volume, old))
             conn.execute("UPDATE files SET relpath = ? || substr(relpath, ?) WHERE volume = ? "
                          "AND substr(relpath, 1, ?) = ?", (new + "/", len(prefix) + 1, volume, len(prefix), prefix))
+            self._tags_move(conn, volume, old, new)
+            self._search_add(conn, volume, new)
 
     def files_with_wark(self, volume, wark):
         """Index entries with this content id (for dedup)."""
@@ -595,3 +626,126 @@ class Database:
                                  f"WHERE f.volume = ? AND t.state = 'ok' AND f.relpath IN ({marks})", (volume, *batch)):
                 found[row["relpath"]] = (row["size"], row["inode"])
         return found
+
+    # -- music tags and search (appliance/tags.py, appliance/search.py) ------------------------------------
+    # "relpath >= p/ AND relpath < p0" is everything below p, a range of the primary key (see files_under).
+    @staticmethod
+    def _where_path(table, volume, relpath, tree):
+        """(SQL condition, args) selecting a volume's relpath in table, with tree also everything below it."""
+        if not tree:
+            return f"{table}.volume = ? AND {table}.relpath = ?", [volume, relpath]
+        return (f"{table}.volume = ? AND ({table}.relpath = ? OR {table}.relpath >= ? AND {table}.relpath < ?)",
+                [volume, relpath, relpath + "/", relpath + "0"])
+
+    @staticmethod
+    def _parent_of(relpath):
+        """The relpath of the folder holding relpath ("" for the volume's root)."""
+        return relpath.rpartition("/")[0]
+
+    @staticmethod
+    def _search_row(row):
+        """(rowid, name, folder, ext, artist, album, title) of file_search for a files row with its tags."""
+        folder, _, name = row["relpath"].rpartition("/")
+        _, dot, ext = name.rpartition(".")
+        return (row["id"], name, f"{row['volume']}/{folder}", ext.lower() if dot else "", row["artist"],
+                row["album"], row["title"])
+
+    def _search_drop(self, conn, volume, relpath, tree=True):
+        """Remove the search rows of a file (with tree, and of everything below it)."""
+        where, args = self._where_path("files", volume, relpath, tree)
+        conn.execute(f"DELETE FROM file_search WHERE rowid IN (SELECT rowid FROM files WHERE {where})", args)
+
+    def _search_write(self, conn, where, args):
+        """Write the search rows of the files rows a condition selects (which have none)."""
+        rows = conn.execute("SELECT files.rowid AS id, files.volume, files.relpath, t.artist, t.album, t.title "
+                            "FROM files LEFT JOIN file_tags t ON t.volume = files.volume AND t.relpath = "
+                            f"files.relpath WHERE {where}", args).fetchall()
+        conn.executemany("INSERT INTO file_search (rowid, name, folder, ext, artist, album, title) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", [self._search_row(r) for r in rows])
+
+    def _search_add(self, conn, volume, relpath, tree=True):
+        """Write the search rows of the file at relpath (with tree, and of everything below it)."""
+        self._search_write(conn, *self._where_path("files", volume, relpath, tree))
+
+    def _search_backfill(self, conn):
+        """Fill file_search from the whole index, once per SEARCH_VERSION (databases from before search)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'search_index'").fetchone()
+        if row and row["value"] == SEARCH_VERSION:
+            return
+        conn.execute("DELETE FROM file_search")
+        self._search_write(conn, "1 = 1", [])
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('search_index', ?)", (SEARCH_VERSION,))
+
+    def _tags_drop(self, conn, volume, relpath):
+        """Forget the tags of a file and of everything below it."""
+        where, args = self._where_path("file_tags", volume, relpath, True)
+        conn.execute(f"DELETE FROM file_tags WHERE {where}", args)
+
+    def _tags_move(self, conn, volume, old, new):
+        """Let tags follow a file's or folder's move (file_move's transaction), replacing new's."""
+        conn.execute("DELETE FROM file_tags WHERE volume = ? AND relpath = ?", (volume, new))
+        conn.execute("UPDATE file_tags SET relpath = ?, folder = ? WHERE volume = ? AND relpath = ?",
+                     (new, self._parent_of(new), volume, old))
+        conn.execute("UPDATE file_tags SET relpath = ? || substr(relpath, ?), folder = ? || substr(folder, ?) "
+                     "WHERE volume = ? AND relpath >= ? AND relpath < ?",
+                     (new + "/", len(old) + 2, new, len(old) + 1, volume, old + "/", old + "0"))
+
+    def tags_put(self, volume, relpath, tags):
+        """Record the tags (a dict of TAG_COLUMNS; {} for a file with none that can be read) of an indexed file,
+        and search by them; nothing if the file is no longer indexed."""
+        names = TAG_COLUMNS.split(", ")
+        with self.transaction() as conn:
+            conn.execute(f"INSERT OR REPLACE INTO file_tags (volume, relpath, folder, {TAG_COLUMNS}) "
+                         f"SELECT ?, ?, ?, {', '.join('?' * len(names))} WHERE EXISTS "
+                         "(SELECT 1 FROM files WHERE volume = ? AND relpath = ?)",
+                         (volume, relpath, self._parent_of(relpath), *(tags.get(n) for n in names), volume, relpath))
+            self._search_drop(conn, volume, relpath, tree=False)
+            self._search_add(conn, volume, relpath, tree=False)
+
+    def tags_in_folder(self, volume, folder):
+        """{name: tags} of the tagged files directly in a folder ("" = the volume's root)."""
+        start = len(folder) + 2 if folder else 1
+        rows = self._all(f"SELECT substr(relpath, ?) AS name, {TAG_COLUMNS} FROM file_tags "
+                         "WHERE volume = ? AND folder = ?", (start, volume, folder))
+        return {row.pop("name"): row for row in rows}
+
+    def files_untagged(self, volume, extensions, limit):
+        """Relpaths of indexed files with one of these extensions (lower case, no dot) and no tags row."""
+        names = " OR ".join(f'"{e}"' for e in extensions)
+        return [r["relpath"] for r in self._all(
+            "SELECT f.relpath FROM file_search s CROSS JOIN files f ON f.rowid = s.rowid LEFT JOIN file_tags t "
+            "ON t.volume = f.volume AND t.relpath = f.relpath WHERE file_search MATCH ? AND f.volume = ? "
+            "AND t.relpath IS NULL LIMIT ?", (f"ext : ({names})", volume, limit))]
+
+    def search(self, scopes, match=None, size_min=None, size_max=None, after_ns=None, before_ns=None, limit=100):
+        """Indexed files (volume, relpath, size, mtime_ns and TAG_COLUMNS) within scopes, a list of
+        (volume, relpath) ("" for a whole volume), matching an FTS5 query (SQLite-specific; None: any file)
+        and the size and mtime bounds (inclusive, None: unbounded); at most `limit`, in index order."""
+        if not scopes:
+            return []
+        whole = [v for v, rel in scopes if not rel]
+        clauses, args = [], []
+        if whole:
+            clauses.append(f"f.volume IN ({', '.join('?' * len(whole))})")
+            args += whole
+        for volume, relpath in scopes:
+            if relpath:
+                where, more = self._where_path("f", volume, relpath, True)
+                clauses.append(f"({where})")
+                args += more
+        where = [f"({' OR '.join(clauses)})"]
+        for condition, value in (("f.size >= ?", size_min), ("f.size <= ?", size_max),
+                                 ("f.mtime_ns >= ?", after_ns), ("f.mtime_ns < ?", before_ns)):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        source = "files f"
+        if match is not None:   # CROSS JOIN: SQLite keeps that order, so the MATCH runs once, not once a file
+            source = "file_search s CROSS JOIN files f ON f.rowid = s.rowid"
+            where.insert(0, "file_search MATCH ?")
+            args.insert(0, match)
+        return self._all(f"SELECT f.volume, f.relpath, f.size, f.mtime_ns, "
+                         f"{', '.join('t.' + c for c in TAG_COLUMNS.split(', '))} FROM {source} LEFT JOIN "
+                         f"file_tags t ON t.volume = f.volume AND t.relpath = f.relpath WHERE {' AND '.join(where)} "
+                         "LIMIT ?", (*args, limit))
+

@@ -18,7 +18,7 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, hooks, index, logins, storage
+from . import events, hooks, index, logins, storage, tags
 from .thumbs import queue as thumbs_queue
 from .thumbs.pool import Thumbnailer
 from .uploads import dedup
@@ -28,8 +28,9 @@ from .db import Database
 
 log = logging.getLogger("filedock.worker")
 
-SUBSCRIBERS = [dedup.fingerprint, hooks.enqueue,   # in order: a hook is sent the hash the first one found
-               thumbs_queue.enqueue]
+# In order: fingerprints for dedup, audio tags for listings and search (tags.py), then user hooks, which are
+# sent the hash the first one found; thumbnails are queued last.
+SUBSCRIBERS = [dedup.fingerprint, tags.subscriber, hooks.enqueue, thumbs_queue.enqueue]
 
 
 def prune_logins(db, config):
@@ -39,7 +40,8 @@ def prune_logins(db, config):
 
 
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep)]
+CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep),
+          (300, tags.backfill)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 

@@ -8,6 +8,8 @@ import time
 
 from flask import Flask
 
+from . import search
+
 from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
 from . import thumbs  # noqa: F401 (registers the ?th handler)
 
@@ -27,5 +29,6 @@ def create_app(config):
     app.register_blueprint(health.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(tus.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(dispatch.bp)
     return app

@@ -1,11 +1,11 @@
 """Browsing: folder listings (HTML page or JSON) and file downloads.
 
 Contract: GET/HEAD on a folder URL needs the list right (r) and answers with the browse page, or with the
-listing as JSON for `?ls` / `Accept: application/json` (format in docs/http-api.md). A drop box (upload
-right without read) gets the page with an empty listing so its uploader works. GET on a file needs read or
-get (g); a folder URL without its trailing slash is redirected. filedock's temporary files and symlinks
-that leave the volume are never listed. A JSON file entry whose thumbnail is made has `"thumb": true`
-(webapp/thumbs.py).
+listing as JSON for `?ls` / `Accept: application/json` (format in docs/http-api.md; audio files carry the
+tags the index holds for them, read in one query per listing). A drop box (upload right without read) gets
+the page with an empty listing so its uploader works. GET on a file needs read or get (g); a folder URL
+without its trailing slash is redirected. filedock's temporary files and symlinks that leave the volume are
+never listed. A JSON file entry whose thumbnail is made has `"thumb": true` (webapp/thumbs.py).
 """
 import gzip
 import json
@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from flask import Response, redirect, render_template, request
 
+from appliance import tags
 from appliance.access import Right
 from appliance.refusal import Kind, Refused
 
@@ -47,12 +48,25 @@ def _json_entry(entry, thumbs=frozenset()):
     return item
 
 
+def _with_tags(files, listing):
+    """Give the file entries of a listing the audio tags the index holds for them (one query)."""
+    if not files:
+        return files
+    decision = listing.decision
+    found = context.db().tags_in_folder(decision.volume.url, decision.relpath)
+    for entry in files:
+        row = found.get(entry["name"])
+        if row is not None and (entry_tags := tags.as_json(row)) is not None:
+            entry["tags"] = entry_tags
+    return files
+
+
 def listing_for(listing):
     """The listing dict of a core fileops.Listing for the current principal, sorted by name."""
     principal = context.principal()
     dirs = [_json_entry(e) for e in listing.entries if e.is_dir]
     thumbs = marked(listing)
-    files = [_json_entry(e, thumbs) for e in listing.entries if not e.is_dir]
+    files = _with_tags([_json_entry(e, thumbs) for e in listing.entries if not e.is_dir], listing)
     dirs.sort(key=lambda e: e["name"].lower())
     files.sort(key=lambda e: e["name"].lower())
     perms = [RIGHT_NAMES[r] for r in Right if r in listing.rights]
