@@ -9,6 +9,7 @@ import time
 from flask import Flask
 
 from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
+from . import shares
 
 
 def create_app(config):
@@ -22,6 +23,7 @@ def create_app(config):
     errors.init_app(app)
     headers.init_app(app)
     fileops.init_app(app)
+    shares.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(connect.bp)
