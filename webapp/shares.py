@@ -71,7 +71,6 @@ def _live(row):
     """Abort with 410 Gone when a found link no longer works."""
     gone = shares.refusal(context.config(), row, time.time())
     if gone:
-        g.share_gone = True
         abort(410, gone)
 
 
@@ -98,9 +97,9 @@ def attach_from_cookie():
         g.share_gone = bool(token)
         return
     if shares.refusal(context.config(), row, time.time()):
+        g.share_gone = True
         if g.session is None and not request.path.startswith("/-/"):
             _live(row)
-        g.share_gone = True
         return
     _visit(row, _mac(f"csrf:{token}")[:43])
 
