@@ -32,10 +32,6 @@ def token_hash(token):
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def _volume(config, url):
-    return next((v for v in config.volumes if v.url == url), None)
-
-
 def create(config, db, principal, vpath, mode, expires, password):
     """Make a share link of `vpath`; return (token, row) or raise Refused."""
     if mode not in MODES:
@@ -69,7 +65,7 @@ def refusal(config, row, now):
         return "this share link was revoked"
     if row["expires"] is not None and now >= row["expires"]:
         return "this share link has expired"
-    volume = _volume(config, row["volume"])
+    volume = config.volume(row["volume"])
     creator = accounts.principal_for(config, row["created_by"])
     if volume is None or creator.anonymous or not access.decide(
             config, creator, CREATOR_NEEDS[row["mode"]], vpath_of(volume, row["relpath"])):
@@ -84,7 +80,7 @@ def grant(row):
 
 def shared_vpath(config, row):
     """The URL path of what a link shares (a folder's with a trailing slash)."""
-    volume = _volume(config, row["volume"])
+    volume = config.volume(row["volume"])
     path = vpath_of(volume, row["relpath"])
     if storage.resolve(volume, row["relpath"]).is_dir():
         return path if path == "/" else path + "/"

@@ -257,3 +257,28 @@ def test_a_link_is_no_password_over_webdav(make_server):
     assert requests.get(srv.dav_url + "/davshare/f.txt", auth=("alice", token)).status_code == 401
     assert requests.get(srv.dav_url + "/davshare/f.txt", headers={"PW": token}).status_code == 401
     assert requests.get(srv.url + "/davshare/f.txt", headers={"PW": token}).content == b"dav\n"
+
+
+def test_a_link_does_not_outlive_its_creators_right(tmp_path):
+    from appliance import shares
+    from appliance.access import Principal, Right
+    from appliance.config import Config, User, Volume
+    from appliance.db import Database
+
+    (tmp_path / "root" / "box").mkdir(parents=True)
+
+    def config(alice_rights):
+        volume = Volume("/", tmp_path / "root", {"alice": frozenset(alice_rights)}, "hardlink", "rename", 0)
+        return Config(path=tmp_path / "filedock.toml", values={}, volumes=(volume,),
+                      users={"alice": User("alice", "locked")})
+    db = Database(tmp_path / "state")
+    try:
+        _, row = shares.create(config({Right.WRITE}), db, Principal("alice"), "/box/", "upload", None, None)
+        assert shares.refusal(config({Right.WRITE}), row, row["created"]) is None
+        assert shares.refusal(config({Right.UPLOAD}), row, row["created"]) is None
+        gone = shares.refusal(config({Right.READ}), row, row["created"])
+        assert gone == "this share link no longer works (whoever made it may no longer share this)"
+        no_user = Config(path=tmp_path / "filedock.toml", values={}, volumes=config({Right.WRITE}).volumes)
+        assert shares.refusal(no_user, row, row["created"]) == gone
+    finally:
+        db.close()

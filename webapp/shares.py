@@ -143,7 +143,7 @@ def landing(token, sub):
 
 def _describe(row):
     """A share link as the API and the Shares page show it (never its URL: only its hash is kept)."""
-    volume = next((v for v in context.config().volumes if v.url == row["volume"]), None)
+    volume = context.config().volume(row["volume"])
     now = time.time()
     return {"id": row["id"], "path": vpath_of(volume, row["relpath"]) if volume else None, "mode": row["mode"],
             "created_by": row["created_by"], "created": row["created"], "expires": row["expires"],
