@@ -96,10 +96,11 @@ def attach_from_cookie():
     if row is None or (row["password_hash"] and not hmac.compare_digest(proof, _password_proof(row))):
         g.share_gone = bool(token)
         return
-    if shares.refusal(context.config(), row, time.time()):
+    gone = shares.refusal(context.config(), row, time.time())
+    if gone:
         g.share_gone = True
         if g.session is None and not request.path.startswith("/-/"):
-            _live(row)
+            abort(410, gone)
         return
     _visit(row, _mac(f"csrf:{token}")[:43])
 
