@@ -505,3 +505,7 @@ class Database:
     def share_revoke(self, share_id, now):
         """Mark a share link revoked; whether it was live."""
         return self._run("UPDATE shares SET revoked = ? WHERE id = ? AND revoked IS NULL", (now, share_id)) > 0
+
+    def shares_prune(self, before):
+        """Delete share links revoked or expired before a time; return how many."""
+        return self._run("DELETE FROM shares WHERE revoked < ? OR expires < ?", (before, before))

@@ -12,6 +12,8 @@ outlives its creator's rights) or None; `grant(row)` is the access.ShareGrant a 
 the shared path and below, nowhere else. `visible(config, db, principal)` lists the unrevoked links a user
 made or that lie in a volume they administer; `revoke` ends one of those at once (NOT_FOUND for any other).
 `unlock` checks a link's password, throttled per client address with the failed logins of every protocol.
+`prune` (a worker chore) forgets links revoked or expired more than KEEP_DEAD seconds ago: until then their
+visitors are told why the link stopped (410), afterwards it is unknown (404).
 """
 import dataclasses
 import hashlib
@@ -25,6 +27,7 @@ from .refusal import Kind, Refused
 MODES = {"read": frozenset({Right.READ}), "upload": frozenset({Right.UPLOAD})}
 # The action a link's creator must be allowed at its path, now and for as long as the link works.
 CREATOR_NEEDS = {"read": Action.LIST, "upload": Action.CREATE}
+KEEP_DEAD = 30 * 86400
 
 
 def token_hash(token):
@@ -113,3 +116,8 @@ def unlock(config, db, row, password, addr):
         return True
     db.login_failure_add(addr)
     return False
+
+
+def prune(db, config):
+    """Delete links revoked or expired more than KEEP_DEAD seconds ago (a worker chore)."""
+    db.shares_prune(time.time() - KEEP_DEAD)

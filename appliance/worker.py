@@ -17,7 +17,7 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, hooks, index, logins, storage
+from . import events, hooks, index, logins, shares, storage
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
 from .watcher import Watcher
@@ -35,7 +35,7 @@ def prune_logins(db, config):
 
 
 # (seconds between runs, function(db, config)); features add their own chores here.
-CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune)]
+CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, shares.prune)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 

@@ -282,3 +282,28 @@ def test_a_link_does_not_outlive_its_creators_right(tmp_path):
         assert shares.refusal(no_user, row, row["created"]) == gone
     finally:
         db.close()
+
+
+def test_the_worker_forgets_links_dead_for_a_month(tmp_path):
+    from appliance import shares
+    from appliance.db import Database
+
+    db = Database(tmp_path / "state")
+    try:
+        month = shares.KEEP_DEAD
+        now = time.time()
+        for share_id, expires, revoked in (("live", None, None), ("expired-lately", now - 60, None),
+                                           ("expired-long-ago", now - month - 60, None),
+                                           ("revoked-lately", None, now - 60),
+                                           ("revoked-long-ago", None, now - month - 60)):
+            db.share_add({"id": share_id, "token_hash": share_id, "volume": "/", "relpath": "", "mode": "read",
+                          "created_by": "alice", "created": now - 2 * month, "expires": expires,
+                          "password_hash": None})
+            if revoked:
+                db.share_revoke(share_id, revoked)
+        shares.prune(db, None)
+        kept = {row["id"] for row in db.shares_unrevoked("alice", [])} | {
+            i for i in ("revoked-lately", "revoked-long-ago") if db.share_get(i)}
+        assert kept == {"live", "expired-lately", "revoked-lately"}
+    finally:
+        db.close()
