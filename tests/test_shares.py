@@ -2,8 +2,9 @@
 
 A read link shows exactly the shared folder (listing, byte-exact download, zip) and nothing beside or above
 it; a drop-box link takes PUT, the form, tus and up2k into its folder and refuses to show, download or
-overwrite anything; expired, revoked and password links; who may make, list and revoke links; a link is no
-password over WebDAV.
+overwrite anything; expired, revoked and password links (wrong passwords throttled with every protocol's
+failed logins); who may make, list and revoke links; a link is no password over WebDAV; a link ends with its
+creator's right, and the worker forgets dead links.
 """
 import io
 import json
@@ -249,14 +250,23 @@ def test_the_shares_page_lists_and_revokes(server, folder):
     assert visit(link["url"])[1].status_code == 410
 
 
-def test_a_link_is_no_password_over_webdav(make_server):
-    srv = make_server(protocols=("dav",))
+def test_a_link_is_no_password_over_webdav_and_its_wrong_passwords_are_throttled(make_server):
+    srv = make_server(protocols=("dav",), env={"FILEDOCK_SERVER__LOGIN_ATTEMPTS": "4"})
     (srv.root / "davshare").mkdir()
     (srv.root / "davshare" / "f.txt").write_bytes(b"dav\n")
-    token = made(srv, "alice", "/davshare/")["url"].rsplit("/", 1)[1]
+    link = made(srv, "alice", "/davshare/", password="letmein")
+    token = link["url"].rsplit("/", 1)[1]
     assert requests.get(srv.dav_url + "/davshare/f.txt", auth=("alice", token)).status_code == 401
-    assert requests.get(srv.dav_url + "/davshare/f.txt", headers={"PW": token}).status_code == 401
-    assert requests.get(srv.url + "/davshare/f.txt", headers={"PW": token}).content == b"dav\n"
+    assert requests.get(srv.dav_url + "/davshare/f.txt", headers={"PW": token + ":letmein"}).status_code == 401
+    assert requests.get(srv.url + "/davshare/f.txt", headers={"PW": token + ":letmein"}).content == b"dav\n"
+    # the WebDAV failure counts with the link's wrong passwords: once they reach 4, the right one is refused
+    failed = srv.db_query("SELECT COUNT(*) FROM login_failures")[0][0]
+    assert failed >= 1
+    for _ in range(4 - failed):
+        assert requests.post(link["url"], data={"password": "nope"}).status_code == 401
+    throttled = requests.post(link["url"], data={"password": "letmein"}, headers={"Accept": "application/json"})
+    assert throttled.status_code == 429 and "too many failed logins" in error(throttled)
+    assert throttled.headers["Retry-After"] == "600"
 
 
 def test_a_link_does_not_outlive_its_creators_right(tmp_path):
