@@ -2,6 +2,7 @@
 // open a small dialog (read-only or drop box, expiry, password); the new link is shown once, with Copy.
 // The server decides who may share what; the buttons only appear for a logged-in user who holds a right here.
 import { call } from "./api.js";
+import { icon } from "./rows.js";
 
 const EXPIRIES = [["Never", ""], ["1 hour", "3600"], ["1 day", "86400"], ["7 days", "604800"], ["30 days", "2592000"]];
 
@@ -92,7 +93,10 @@ function button(label) {
   const made = document.createElement("button");
   made.type = "button";
   made.className = "btn";
-  made.textContent = label;
+  const text = document.createElement("span");
+  text.className = "label";
+  text.textContent = label;
+  made.append(icon("share"), text);
   return made;
 }
 
