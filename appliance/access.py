@@ -18,6 +18,10 @@ matches add up. The anonymous user has no rights unless a volume grants them to 
 `require` is `decide` for callers that act: it returns the Decision or raises refusal.Refused saying why
 (login needed for anonymous, hidden where the principal holds no right at all so a volume's existence is not
 revealed, forbidden where a right is missing, not found, bad path).
+
+A web visitor who opened a share link carries a ShareGrant (appliance/shares.py): the share's rights, added
+to their own, on the shared path and below it in that one volume and nowhere else. Only the web app attaches
+one; every other protocol's principals have none.
 """
 from dataclasses import dataclass
 from enum import Enum
@@ -76,10 +80,24 @@ def parse_rights(letters):
 
 
 @dataclass(frozen=True)
+class ShareGrant:
+    """The rights a share link gives on one path of one volume (the path itself and everything below it)."""
+    volume_url: str
+    relpath: str
+    rights: frozenset
+
+    def covers(self, volume, relpath):
+        """Whether a path inside a volume is the shared path or below it."""
+        return volume.url == self.volume_url and (
+            not self.relpath or relpath == self.relpath or relpath.startswith(self.relpath + "/"))
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who is asking: a user name (None for anonymous) and their groups."""
+    """Who is asking: a user name (None for anonymous), their groups, and the share link they came by."""
     name: str | None = ANONYMOUS
     groups: frozenset = frozenset()
+    share: ShareGrant | None = None
 
     @property
     def anonymous(self):
@@ -135,6 +153,14 @@ def rights_of(volume, principal):
     return frozenset(held)
 
 
+def rights_at(volume, relpath, principal):
+    """All rights a principal holds at a path inside a volume: its own, and its share link's there."""
+    held = rights_of(volume, principal)
+    if principal.share is not None and principal.share.covers(volume, relpath):
+        held |= principal.share.rights
+    return held
+
+
 def allows(rights, action):
     """Whether a set of rights permits an action."""
     return any(need <= rights for need in NEEDS[action])
@@ -148,7 +174,7 @@ def decide(config, principal, action, vpath):
         return Decision(False, None, "", frozenset())
     if volume is None:
         return Decision(False, None, "", frozenset())
-    rights = rights_of(volume, principal)
+    rights = rights_at(volume, relpath, principal)
     return Decision(allows(rights, action), volume, relpath, rights)
 
 
@@ -162,8 +188,10 @@ def require(config, principal, action, vpath):
         raise Refused(Kind.BAD_PATH, str(exc)) from None
     if volume is None:
         raise Refused(Kind.NOT_FOUND, "no such file or folder")
-    rights = rights_of(volume, principal)
+    rights = rights_at(volume, relpath, principal)
     if not allows(rights, action):
+        if principal.share is not None and principal.share.covers(volume, relpath):
+            raise Refused(Kind.FORBIDDEN, f"this share link does not let you {VERBS[action]} here")
         if principal.anonymous:
             raise Refused(Kind.LOGIN_NEEDED, "log in to do this")
         if not rights:

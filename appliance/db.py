@@ -10,7 +10,8 @@ Tables: meta (secrets), sessions, login_failures, files (the index), uploads (re
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
 (the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it),
 thumbs (each content's thumbnail, or why it has none), thumb_jobs (files waiting for one),
-file_tags (audio tags of indexed files) and file_search (the full-text search index over files and tags).
+file_tags (audio tags of indexed files), file_search (the full-text search index over files and tags) and
+shares (share links: only their token's hash, see appliance/shares.py).
 """
 import json
 import secrets
@@ -110,6 +111,17 @@ SCHEMA += [
 ]
 SEARCH_VERSION = "1"   # meta "search_index": file_search was filled from files at this version (backfill)
 TAG_COLUMNS = "artist, album, title, track, duration, bitrate"
+
+# -- share links (tables) -------------------------------------------------------------------------------
+# One row per share link of appliance.shares: the sha256 of its token (the token itself is never stored), the
+# shared path (volume URL and path inside it), its mode ("read" or "upload"), who made it and when, when it
+# expires (NULL: never), the scrypt hash of its password (NULL: none) and when it was revoked (NULL: live).
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS shares (
+        id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, volume TEXT NOT NULL, relpath TEXT NOT NULL,
+        mode TEXT NOT NULL, created_by TEXT NOT NULL, created REAL NOT NULL, expires REAL, password_hash TEXT,
+        revoked REAL)""",
+]
 
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at, protocol"
 UPLOAD_COLUMNS = ("id, volume, wark, folder, name, size, lmod, chunk_size, hashes, have, temp, username, "
@@ -749,3 +761,31 @@ class Database:
                          f"file_tags t ON t.volume = f.volume AND t.relpath = f.relpath WHERE {' AND '.join(where)} "
                          "LIMIT ?", (*args, limit))
 
+    # -- share links (appliance/shares.py) -----------------------------------------------------------
+    def share_add(self, share):
+        """Record a new share link (a dict of the shares table's columns but `revoked`)."""
+        self._run("INSERT INTO shares (id, token_hash, volume, relpath, mode, created_by, created, expires, "
+                  "password_hash) VALUES (:id, :token_hash, :volume, :relpath, :mode, :created_by, :created, "
+                  ":expires, :password_hash)", share)
+
+    def share_by_token(self, token_hash):
+        """The share link whose token has this hash (revoked or not), or None."""
+        return self._one("SELECT * FROM shares WHERE token_hash = ?", (token_hash,))
+
+    def share_get(self, share_id):
+        """One share link by its id (revoked or not), or None."""
+        return self._one("SELECT * FROM shares WHERE id = ?", (share_id,))
+
+    def shares_unrevoked(self, created_by, volumes):
+        """Share links not revoked that a user made or that are in one of these volumes (URLs), oldest first."""
+        marks = ", ".join("?" * len(volumes)) or "NULL"
+        return self._all(f"SELECT * FROM shares WHERE revoked IS NULL AND (created_by = ? OR volume IN ({marks})) "
+                         "ORDER BY created, id", (created_by, *volumes))
+
+    def share_revoke(self, share_id, now):
+        """Mark a share link revoked; whether it was live."""
+        return self._run("UPDATE shares SET revoked = ? WHERE id = ? AND revoked IS NULL", (now, share_id)) > 0
+
+    def shares_prune(self, before):
+        """Delete share links revoked or expired before a time; return how many."""
+        return self._run("DELETE FROM shares WHERE revoked < ? OR expires < ?", (before, before))

@@ -18,7 +18,7 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, hooks, index, logins, storage, tags
+from . import events, hooks, index, logins, shares, storage, tags
 from .thumbs import queue as thumbs_queue
 from .thumbs.pool import Thumbnailer
 from .uploads import dedup
@@ -41,7 +41,7 @@ def prune_logins(db, config):
 
 # (seconds between runs, function(db, config)); features add their own chores here.
 CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep),
-          (300, tags.backfill)]
+          (300, tags.backfill), (3600, shares.prune)]
 IDLE_SLEEP = 1.0
 WORKER_NICENESS = 10
 

@@ -29,6 +29,9 @@ def make_config(tmp_path):
 ANON = Principal()
 ADMIN, ALICE, BOB, CAROL = (Principal("admin"), Principal("alice"), Principal("bob"),
                             Principal("carol", frozenset({"family"})))
+# Visitors of share links (appliance/shares.py): a read link of /proj, a drop box of /pub/in.
+READ_LINK = Principal(share=access.ShareGrant("/", "proj", frozenset({R})))
+DROP_LINK = Principal(share=access.ShareGrant("/pub", "in", frozenset({U})))
 
 # (who, action, path, allowed?, refusal kind when refused by require)
 DECISIONS = [
@@ -60,6 +63,17 @@ DECISIONS = [
     (ALICE, Action.READ, "/./a", False, Kind.BAD_PATH),
     (ALICE, Action.READ, "/a\0b", False, Kind.BAD_PATH),
     (ALICE, Action.READ, "/publisher/x", True, None),    # a prefix of a volume URL is not that volume
+    (READ_LINK, Action.LIST, "/proj/", True, None),
+    (READ_LINK, Action.READ, "/proj/sub/a.txt", True, None),
+    (READ_LINK, Action.CREATE, "/proj/new", False, Kind.FORBIDDEN),   # "this share link does not let you..."
+    (READ_LINK, Action.LIST, "/", False, Kind.LOGIN_NEEDED),          # its parent is not shared
+    (READ_LINK, Action.READ, "/project/a.txt", False, Kind.LOGIN_NEEDED),   # nor a name it is a prefix of
+    (READ_LINK, Action.READ, "/proj/../a.txt", False, Kind.BAD_PATH),
+    (DROP_LINK, Action.CREATE, "/pub/in/gift.txt", True, None),
+    (DROP_LINK, Action.LIST, "/pub/in/", True, None),         # everyone's r on /pub, not the link's
+    (DROP_LINK, Action.OVERWRITE, "/pub/in/gift.txt", False, Kind.FORBIDDEN),
+    (DROP_LINK, Action.CREATE, "/pub/x", False, Kind.LOGIN_NEEDED),
+    (DROP_LINK, Action.CREATE, "/in/x", False, Kind.LOGIN_NEEDED),   # the same path in another volume
 ]
 
 

@@ -8,10 +8,8 @@ import time
 
 from flask import Flask
 
-from . import search
-
-from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
-from . import thumbs  # noqa: F401 (registers the ?th handler)
+from . import (archive, auth, browse, connect, dispatch, errors, fileops, headers, health, search,  # noqa: F401
+               shares, thumbs, tus, up2k)  # (handlers register on import)
 
 
 def create_app(config):
@@ -25,6 +23,7 @@ def create_app(config):
     errors.init_app(app)
     headers.init_app(app)
     fileops.init_app(app)
+    shares.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(connect.bp)

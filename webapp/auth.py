@@ -3,7 +3,8 @@
 Contract: `load_principal` runs before every request and sets `g.principal` (anonymous when no valid
 credentials) and `g.session` (the database session row when authenticated by cookie). Sessions are random
 tokens whose sha256 is stored in the database, so every worker and node shares them and logout revokes.
-State-changing requests authenticated by the session cookie must carry its CSRF token; scripts that send
+A share link's visitor (webapp/shares.py) adds its grant to whoever they are. State-changing requests
+authenticated by the session cookie (or the share cookie) must carry its CSRF token; scripts that send
 credentials with each request (basic auth, PW header) cannot be forged cross-site and need none.
 Failed logins count per real client address: X-Forwarded-For is believed only from trusted proxies.
 """
@@ -17,7 +18,7 @@ from flask import Blueprint, abort, g, make_response, redirect, render_template,
 from appliance import accounts, logins
 from appliance.refusal import Kind, Refused
 
-from . import context
+from . import context, shares
 
 bp = Blueprint("auth", __name__)
 
@@ -65,9 +66,13 @@ def _credentials():
 
 @bp.before_app_request
 def load_principal():
-    """Set g.principal from credentials or the session cookie; enforce CSRF on cookie-authenticated writes."""
+    """Set g.principal from credentials, a share link (PW header or cookie) or the session cookie; enforce
+    CSRF on cookie-authenticated writes."""
     g.session = None
+    g.share = None
     g.principal = accounts.principal_for(context.config(), None)
+    if shares.attach_from_pw_header():
+        return
     creds = _credentials()
     if creds is not None:
         name, password = creds
@@ -77,19 +82,18 @@ def load_principal():
             g.principal = logins.login(context.config(), context.db(), name, password, client_address())
         return
     token = request.cookies.get(COOKIE)
-    if not token:
-        return
     max_idle = context.config().get("web", "session_days") * 86400
-    session = context.db().session_get(_token_hash(token), max_idle)
-    if session is None or session["username"] not in context.config().users:
-        return
-    g.session = session
-    g.principal = accounts.principal_for(context.config(), session["username"])
-    if request.method not in SAFE_METHODS and request.endpoint not in ("auth.login",):
+    session = context.db().session_get(_token_hash(token), max_idle) if token else None
+    if session is not None and session["username"] in context.config().users:
+        g.session = session
+        g.principal = accounts.principal_for(context.config(), session["username"])
+    shares.attach_from_cookie()
+    expected = csrf_token()
+    if expected and request.method not in SAFE_METHODS and request.endpoint not in ("auth.login", "shares.landing"):
         sent = request.headers.get("X-CSRF-Token", "")
         if not sent and _is_form():
             sent = request.form.get("csrf", "")
-        if not hmac.compare_digest(sent, session["csrf"]):
+        if not hmac.compare_digest(sent, expected):
             abort(403, "missing or wrong CSRF token; reload the page and try again")
 
 
@@ -98,8 +102,10 @@ def _is_form():
 
 
 def csrf_token():
-    """The CSRF token of the current session (empty when not logged in by cookie)."""
-    return g.session["csrf"] if g.get("session") else ""
+    """The CSRF token of the current session, else of the share cookie (empty when neither)."""
+    if g.get("session"):
+        return g.session["csrf"]
+    return (g.share.csrf or "") if g.get("share") else ""
 
 
 def _safe_next(target):

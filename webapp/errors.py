@@ -21,8 +21,8 @@ from .context import wants_json
 log = logging.getLogger("filedock.web")
 
 TITLES = {400: "Bad request", 401: "Login required", 403: "Not allowed", 404: "Not found",
-          405: "Not supported here", 409: "Conflict", 411: "Length required", 412: "Precondition failed",
-          413: "Too large", 416: "Range not satisfiable", 429: "Too many attempts", 500: "Server error",
+          405: "Not supported here", 409: "Conflict", 410: "Link no longer works", 411: "Length required",
+          412: "Precondition failed", 413: "Too large", 416: "Range not satisfiable", 429: "Too many attempts", 500: "Server error",
           507: "Disk full"}
 
 
