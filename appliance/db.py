@@ -9,6 +9,7 @@ multi-node setups on shared storage.
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
 (the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it).
+The admin page reads volume_usage, uploads_active and events_recent (no tables of its own).
 """
 import json
 import secrets
@@ -468,3 +469,19 @@ class Database:
         resuming the same partial upload only one gets it."""
         rows = self._all(f"DELETE FROM uploads WHERE id = ? RETURNING {UPLOAD_COLUMNS}", (upload_id,))
         return self._upload_row(rows[0]) if rows else None   # fetching every row ends the statement
+
+    # -- administration (the admin page's status) -------------------------------------------------------------
+    def volume_usage(self):
+        """{volume url: (files, bytes)} from the index."""
+        rows = self._all("SELECT volume, COUNT(*) AS files, SUM(size) AS bytes FROM files GROUP BY volume")
+        return {row["volume"]: (row["files"], row["bytes"] or 0) for row in rows}
+
+    def uploads_active(self, limit):
+        """Unfinished uploads, the most recently active first (at most limit)."""
+        return self._all("SELECT id, volume, folder, name, size, username, created, updated FROM uploads "
+                         "ORDER BY updated DESC LIMIT ?", (limit,))
+
+    def events_recent(self, limit):
+        """The newest events of the outbox, newest first (at most limit)."""
+        return self._all("SELECT id, at, kind, volume, relpath, data FROM events ORDER BY id DESC LIMIT ?",
+                         (limit,))
