@@ -5,9 +5,9 @@ Contract:
   asks for the event's kind it records one delivery (event id, hook key, the JSON the hook is sent), at most
   one per (event, hook), so an event replayed after a crash is not delivered again for that. It runs no hook:
   draining the outbox is never held up by one.
-- `Deliverer(db, live)` (a liveconfig.LiveConfig), started by the worker, runs due deliveries on [hooks] workers threads, each
-  within its hook's timeout, so a slow or failing hook holds up neither the others nor the outbox. A success
-  marks the delivery done. A failure is logged as a warning and tried again after `backoff(n)` seconds
+- `Deliverer(db, live)` (a liveconfig.LiveConfig, so hooks apply live), started by the worker, runs due
+  deliveries on [hooks] workers threads, each within its hook's timeout, so a slow or failing hook holds up
+  neither the others nor the outbox. A success marks the delivery done. A failure is logged as a warning and tried again after `backoff(n)` seconds
   ([hooks] retry_base, doubling, at most retry_max); after [hooks] attempts failures the delivery is marked
   failed with its last error and logged as an error. A delivery is claimed for its hook's timeout plus
   LEASE_MARGIN before it runs, so one cut off by a crash or a stop runs again: deliveries are at least once,

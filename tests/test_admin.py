@@ -281,3 +281,19 @@ def test_liveconfig_reloads_keeps_restart_settings_and_survives_a_bad_file(tmp_p
     assert "access.bob = 'rq'" in caplog.text and caplog.text.count("does not load") == 1
     clock.now += 1
     assert live.current() is fresh and caplog.text.count("does not load") == 1   # one error per version
+
+
+def test_a_disabled_account_leaves_smb_but_keeps_its_password(tmp_path):
+    from appliance.smb import conf, passdb, server as smb_server
+    (tmp_path / "v").mkdir()
+    path = tmp_path / "filedock.toml"
+    path.write_text('[server]\nstate_dir = "state"\n[smb]\nenabled = true\n'
+                    '[users.alice]\npassword_hash = "locked$x"\n[users.bob]\npassword_hash = "locked$x"\n'
+                    'disabled = true\n[[volumes]]\nurl = "/"\npath = "v"\naccess = { alice = "r", bob = "r" }\n')
+    cfg = load(path, environ={})
+    for name in ("alice", "bob"):
+        passdb.set_password(cfg.state_dir, name, f"{name}-password")
+    layout = conf.Layout(cfg.state_dir)
+    smb_server.render(cfg, layout)
+    assert 'valid users = "alice"\n' in layout.conf.read_text()
+    assert "bob" not in layout.passwd.read_text() and passdb.known(cfg.state_dir) == {"alice", "bob"}

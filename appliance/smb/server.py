@@ -3,8 +3,8 @@
 Contract: `serve(config)` writes STATE/smb (smb.conf, nss_wrapper's passwd and group files; see conf.py),
 drops Samba passwords of accounts the config no longer has, starts `smbd --foreground` in a process group
 of its own as this process's user, and tells systemd READY=1 once smbd accepts connections. While smbd runs,
-a change of filedock.toml (an account, a right, a volume; seen by liveconfig) is rendered again and smbd is told to reload, so
-rights change without dropping connections; a new [smb] host or port ends this process (status 1) for its
+a change of filedock.toml (an account, a right, a volume; seen by liveconfig) is rendered again and smbd is
+told to reload, so rights change without dropping connections; a new [smb] host or port ends this process (status 1) for its
 supervisor to start it again there. SIGTERM or SIGINT stops smbd together with everything it started
 (samba-dcerpcd, Samba's RPC helper, would otherwise outlive it); smbd dying ends this process with its status,
 for the supervisor or systemd to restart. Missing Samba or nss_wrapper is refused with the package to install.
