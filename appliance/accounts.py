@@ -1,8 +1,8 @@
 """Accounts: password hashing (scrypt) and turning credentials into an access.Principal.
 
 Contract: passwords are stored only as "scrypt$n$r$p$salt$hash" strings (salt and hash base64); verification
-is constant-time; `authenticate` returns a Principal or None and never says whether the user exists; a disabled account
-(`disabled = true`) never logs in, and `principal_for` makes it anonymous.
+is constant-time; `authenticate` returns a Principal or None and never says whether the user exists; a
+disabled account (`disabled = true`) never logs in, and `principal_for` makes it anonymous.
 """
 import base64
 import hashlib

@@ -1,4 +1,4 @@
-"""Writing filedock.toml: the starter config of `filedock init`, and the edits of `filedock user` and the admin page.
+"""Writing filedock.toml: the starter config of `filedock init`, the edits of `filedock user` and the admin page.
 
 Contract: edits go through tomlkit, which keeps the owner's comments and layout, and are written atomically
 (temporary file, fsync, rename). Every edit is validated by loading the result before it replaces the file,
@@ -7,6 +7,7 @@ replace it is loaded first). The file holds password hashes: a starter config is
 (0600), and an edit keeps the file's mode, owner and group (an Ansible host's root:filedock 0640 stays
 readable by the daemons and by no one else).
 """
+import fcntl
 import os
 import re
 import stat
@@ -75,17 +76,22 @@ def _replace(path, text, mode, owner=None, validate=False):
 
 def edit(path, change):
     """Apply change(doc) to the TOML document at path, validate the result, and save it (ConfigError, naming
-    the key and this file rather than the temporary one, when the result would not load)."""
+    the key and this file rather than the temporary one, when the result would not load). Edits run one at a
+    time (a lock on the file's folder), so two admins' edits in two processes never lose one another."""
     path = Path(path)
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    change(doc)
-    current = path.stat()
-    owner = (current.st_uid, current.st_gid) if os.geteuid() == 0 else None   # others can only keep their own
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        change(doc)
+        current = path.stat()
+        owner = (current.st_uid, current.st_gid) if os.geteuid() == 0 else None   # others can only keep theirs
         _replace(path, tomlkit.dumps(doc), stat.S_IMODE(current.st_mode), owner, validate=True)
     except config_module.ConfigError as exc:
         text = re.sub(r"\S*" + re.escape(storage.TEMP_PREFIX) + r"\w+", str(path), str(exc))
         raise config_module.ConfigError(text) from None
+    finally:
+        os.close(folder)
 
 
 def set_user(doc, name, password_hash, groups=()):
