@@ -1,6 +1,6 @@
 """`/-/account`: any logged-in user changes their own password.
 
-Contract: GET shows the form (anonymous visitors are sent to the login form). POST takes `current`, `new`
+Contract: GET shows the form (anonymous visitors get 401: a browser, the login form in its place). POST takes `current`, `new`
 and `again` (a form, or JSON with the same names): the current password must be right (a wrong one counts
 as a failed login of the client's address, logins.login) and the new one given twice; it is written to
 filedock.toml (scrypt) and Samba's hash through appliance.admin.set_password, which ends every session of
@@ -36,9 +36,7 @@ def _page(message=None, error=None, status=200):
 def account():
     """Show the password form, or change the password."""
     principal = context.principal()
-    if principal.anonymous:
-        if request.method == "GET" and not context.wants_json():
-            return redirect("/-/login?next=/-/account", code=303)
+    if principal.anonymous:   # a browser gets the login form in place (errors.py)
         raise Refused(Kind.LOGIN_NEEDED, "log in to change your password")
     if request.method == "GET":
         return _page(message="Your password was changed; your other sessions are logged out."

@@ -4,14 +4,14 @@ Contract: `GET /-/admin` is the page (static/admin.js draws it from the API); `/
 API it uses, documented in docs/http-api.md: `GET state` (users, groups, volumes with their rights, index
 use and free space, active uploads, recent events), and the edits `POST users`, `POST users/NAME/password`,
 `POST users/NAME/disabled`, `DELETE users/NAME`, `PUT groups/NAME`, `PUT access`, `POST volumes`, each a
-thin caller of appliance.admin. Anonymous callers get the login form (the page) or 401 (the API); logged-in
-non-admins 403. Bad input is 400 with a message naming the field, and filedock.toml is left untouched. Every
+thin caller of appliance.admin. Anonymous callers get 401 (a browser asking for the page: the login form in
+its place); logged-in non-admins 403. Bad input is 400 with a message naming the field, and filedock.toml is left untouched. Every
 edit applies to every daemon within about a second (liveconfig). CSRF as everywhere (auth.py).
 """
 import json
 import os
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request
+from flask import Blueprint, abort, g, jsonify, render_template, request
 
 from appliance import access, admin
 from appliance.config import ConfigError
@@ -59,9 +59,7 @@ def _body():
 
 @bp.route("/-/admin")
 def page():
-    """The admin page."""
-    if context.principal().anonymous:
-        return redirect("/-/login?next=/-/admin", code=303)
+    """The admin page (an anonymous browser gets the login form in its place, errors.py)."""
     name = _acting_admin()
     return render_template("admin.html", user=name, csrf=csrf_token())
 

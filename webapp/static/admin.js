@@ -5,6 +5,7 @@ import { call } from "./api.js";
 const API = "/-/admin/api";
 const $ = (id) => document.getElementById(id);
 
+// dom.js's element(), which cannot be imported here: dom.js imports rows.js, which needs the browse page.
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
   node.append(...children);
