@@ -1,7 +1,8 @@
 """Accounts: password hashing (scrypt) and turning credentials into an access.Principal.
 
 Contract: passwords are stored only as "scrypt$n$r$p$salt$hash" strings (salt and hash base64); verification
-is constant-time; `authenticate` returns a Principal or None and never says whether the user exists.
+is constant-time; `authenticate` returns a Principal or None and never says whether the user exists; a
+disabled account (`disabled = true`) never logs in, and `principal_for` makes it anonymous.
 """
 import base64
 import hashlib
@@ -57,18 +58,18 @@ def generate_password():
 
 
 def principal_for(config, name):
-    """The Principal of a known user name, or the anonymous one."""
+    """The Principal of a known, enabled user name, or the anonymous one."""
     user = config.users.get(name) if name else None
-    if user is None:
+    if user is None or user.disabled:
         return Principal()
     return Principal(user.name, user.groups)
 
 
 def authenticate(config, name, password):
-    """Return the user's Principal if the password is right, else None."""
+    """Return the user's Principal if the password is right and the account enabled, else None."""
     global _DUMMY_HASH
     user = config.users.get(name)
-    if user is None:
+    if user is None or user.disabled:
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hash_password(secrets.token_hex(8))
         verify_password(password, _DUMMY_HASH)

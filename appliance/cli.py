@@ -67,28 +67,16 @@ def _ask_password(args):
     return first
 
 
-def _end_sessions(cfg, name):
-    """Log a user out everywhere. Before any daemon made the database there is none to end, and none is
-    made here: one made by root would be root's, and the daemons' user could not open it."""
-    from .db import Database
-    if (cfg.state_dir / Database.FILE_NAME).exists():
-        Database(cfg.state_dir).sessions_delete_user(name)
-
-
 def _store_smb_password(cfg, name, password):
-    """Give Samba its own hash of a password just set (SMB cannot check filedock's scrypt hashes); with SMB off,
-    none is made (docs/security.md)."""
-    if not cfg.get("smb", "enabled"):
-        return
-    from .smb import passdb
-    try:
-        passdb.set_password(cfg.state_dir, name, password)
-    except ValueError as exc:
-        print(f"filedock: {exc}; the account works on every other protocol", file=sys.stderr)
+    """Give Samba its hash of a password just set (admin.store_smb_password), saying why when it cannot."""
+    from .admin import store_smb_password
+    warning = store_smb_password(cfg, name, password)
+    if warning:
+        print(f"filedock: {warning}", file=sys.stderr)
 
 
 def cmd_user(args):
-    from . import accounts, configfile
+    from . import accounts, admin, configfile
     path = find_config_path(args.config)
     cfg = load(path)
     if args.action == "list":
@@ -101,10 +89,7 @@ def cmd_user(args):
     if args.action in ("passwd", "del") and not exists:
         raise SystemExit(f"no user {args.name!r}; see: filedock user list")
     if args.action == "del":
-        configfile.edit(path, lambda doc: configfile.remove_user(doc, args.name))
-        _end_sessions(cfg, args.name)
-        from .smb import passdb
-        passdb.remove(cfg.state_dir, args.name)
+        admin.delete_user(cfg, args.name)
         print(f"deleted {args.name}")
         return 0
     password = _ask_password(args)
@@ -118,7 +103,7 @@ def cmd_user(args):
     if unchanged:
         print(f"password of {args.name} unchanged")
     elif args.action == "passwd":   # a new password logs out every session of the old one
-        _end_sessions(cfg, args.name)
+        admin.end_sessions(cfg, args.name)
         print(f"changed password of {args.name}")
     else:
         print(f"added {args.name}")

@@ -56,6 +56,7 @@ class User:
     name: str
     password_hash: str
     groups: frozenset = frozenset()
+    disabled: bool = False      # kept with its rights, but refused at every login
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Config:
     volumes: tuple
     users: dict = field(default_factory=dict)   # name -> User
     min_free: int = 0                           # [uploads] min_free in bytes
+    version: tuple = None                       # the file's (mtime_ns, size, inode) when read (liveconfig)
 
     def get(self, section, key):
         """Return one scalar setting."""
@@ -317,6 +319,9 @@ def _hooks(raw, volume_url, where):
     return tuple(hooks)
 
 
+USER_KEYS = ("password_hash", "disabled")
+
+
 def _users_and_groups(doc, file):
     groups = doc.get("groups", {})
     if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
@@ -327,8 +332,12 @@ def _users_and_groups(doc, file):
         if not isinstance(hashed, str) or "$" not in hashed:
             raise ConfigError(f"{file}: [users.{name}] password_hash is missing or not a hash; "
                               f"set one with: filedock user passwd {name}")
+        _refuse_unknown_keys(table, USER_KEYS, f"{file}: [users.{name}]")
+        disabled = table.get("disabled", False)
+        if not isinstance(disabled, bool):
+            raise ConfigError(f"{file}: [users.{name}] disabled = {disabled!r}: write true or false")
         member_of = frozenset(g for g, members in groups.items() if name in members)
-        users[name] = User(name, hashed, member_of)
+        users[name] = User(name, hashed, member_of, disabled)
     for group, members in groups.items():
         for member in members:
             if member not in users:
@@ -341,6 +350,7 @@ def load(path=None, environ=None):
     environ = os.environ if environ is None else environ
     file = find_config_path(path)
     try:
+        st = file.stat()   # before reading: a change in between is seen as a newer version later
         doc = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such config file; create one with: filedock init --config {file}") from None
@@ -365,4 +375,5 @@ def load(path=None, environ=None):
             raise ConfigError(f"{file}: two [[volumes]] share url {volume.url!r}; each URL path can be served once")
         seen.add(volume.url)
     min_free = parse_size(values[("uploads", "min_free")], f"{file}: [uploads] min_free")
-    return Config(path=file.resolve(), values=values, volumes=volumes, users=users, min_free=min_free)
+    return Config(path=file.resolve(), values=values, volumes=volumes, users=users, min_free=min_free,
+                  version=(st.st_mtime_ns, st.st_size, st.st_ino))

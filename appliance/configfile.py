@@ -1,4 +1,4 @@
-"""Writing filedock.toml: the starter config of `filedock init` and the account edits of `filedock user`.
+"""Writing filedock.toml: the starter config of `filedock init`, the edits of `filedock user` and the admin page.
 
 Contract: edits go through tomlkit, which keeps the owner's comments and layout, and are written atomically
 (temporary file, fsync, rename). Every edit is validated by loading the result before it replaces the file,
@@ -7,13 +7,16 @@ replace it is loaded first). The file holds password hashes: a starter config is
 (0600), and an edit keeps the file's mode, owner and group (an Ansible host's root:filedock 0640 stays
 readable by the daemons and by no one else).
 """
+import fcntl
 import os
+import re
 import stat
 from pathlib import Path
 
 import tomlkit
 
 from . import config as config_module
+from . import storage
 from .storage import replace_with
 
 OWNER_ONLY = 0o600
@@ -72,13 +75,23 @@ def _replace(path, text, mode, owner=None, validate=False):
 
 
 def edit(path, change):
-    """Apply change(doc) to the TOML document at path, validate the result, and save it."""
+    """Apply change(doc) to the TOML document at path, validate the result, and save it (ConfigError, naming
+    the key and this file rather than the temporary one, when the result would not load). Edits run one at a
+    time (a lock on the file's folder), so two admins' edits in two processes never lose one another."""
     path = Path(path)
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    change(doc)
-    current = path.stat()
-    owner = (current.st_uid, current.st_gid) if os.geteuid() == 0 else None   # others can only keep their own
-    _replace(path, tomlkit.dumps(doc), stat.S_IMODE(current.st_mode), owner, validate=True)
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        change(doc)
+        current = path.stat()
+        owner = (current.st_uid, current.st_gid) if os.geteuid() == 0 else None   # others can only keep theirs
+        _replace(path, tomlkit.dumps(doc), stat.S_IMODE(current.st_mode), owner, validate=True)
+    except config_module.ConfigError as exc:
+        text = re.sub(r"\S*" + re.escape(storage.TEMP_PREFIX) + r"\w+", str(path), str(exc))
+        raise config_module.ConfigError(text) from None
+    finally:
+        os.close(folder)
 
 
 def set_user(doc, name, password_hash, groups=()):
@@ -103,3 +116,43 @@ def remove_user(doc, name):
             members.remove(name)
     for volume in doc.get("volumes", []):
         volume.get("access", {}).pop(name, None)
+
+
+def set_disabled(doc, name, disabled):
+    """Disable an account (`disabled = true`, rights kept) or enable it again."""
+    entry = doc["users"][name]
+    if disabled:
+        entry["disabled"] = True
+    else:
+        entry.pop("disabled", None)
+
+
+def set_group(doc, group, members):
+    """Set a group's members; an empty list removes the group."""
+    table = doc.setdefault("groups", tomlkit.table())
+    if members:
+        table[group] = tomlkit.array(members)
+    else:
+        table.pop(group, None)
+
+
+def _volume_table(doc, url):
+    for volume in doc.get("volumes", []):
+        if volume.get("url") == url:
+            return volume
+    raise KeyError(url)
+
+
+def set_access(doc, url, access):
+    """Replace the rights of the volume served at url: {who: letters}."""
+    table = tomlkit.inline_table()
+    table.update(access)
+    _volume_table(doc, url)["access"] = table
+
+
+def add_volume(doc, url, path, access):
+    """Append a volume serving the folder path at url with these rights."""
+    volume = tomlkit.table()
+    volume.update({"url": url, "path": str(path)})
+    set_access({"volumes": [volume]}, url, access)
+    doc.setdefault("volumes", tomlkit.aot()).append(volume)

@@ -12,6 +12,7 @@ their chunk bitmap), finished_uploads (what a client resuming an upload that alr
 thumbs (each content's thumbnail, or why it has none), thumb_jobs (files waiting for one),
 file_tags (audio tags of indexed files), file_search (the full-text search index over files and tags) and
 shares (share links: only their token's hash, see appliance/shares.py).
+The admin page reads volume_usage, uploads_active and events_recent (no tables of its own).
 """
 import json
 import secrets
@@ -789,3 +790,18 @@ class Database:
     def shares_prune(self, before):
         """Delete share links revoked or expired before a time; return how many."""
         return self._run("DELETE FROM shares WHERE revoked < ? OR expires < ?", (before, before))
+    # -- administration (the admin page's status) -------------------------------------------------------------
+    def volume_usage(self):
+        """{volume url: (files, bytes)} from the index."""
+        rows = self._all("SELECT volume, COUNT(*) AS files, SUM(size) AS bytes FROM files GROUP BY volume")
+        return {row["volume"]: (row["files"], row["bytes"] or 0) for row in rows}
+
+    def uploads_active(self, limit):
+        """Unfinished uploads, the most recently active first (at most limit)."""
+        return self._all("SELECT id, volume, folder, name, size, username, created, updated FROM uploads "
+                         "ORDER BY updated DESC LIMIT ?", (limit,))
+
+    def events_recent(self, limit):
+        """The newest events of the outbox, newest first (at most limit)."""
+        return self._all("SELECT id, at, kind, volume, relpath, data FROM events ORDER BY id DESC LIMIT ?",
+                         (limit,))

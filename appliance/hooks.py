@@ -5,9 +5,9 @@ Contract:
   asks for the event's kind it records one delivery (event id, hook key, the JSON the hook is sent), at most
   one per (event, hook), so an event replayed after a crash is not delivered again for that. It runs no hook:
   draining the outbox is never held up by one.
-- `Deliverer(db, config)`, started by the worker, runs due deliveries on [hooks] workers threads, each
-  within its hook's timeout, so a slow or failing hook holds up neither the others nor the outbox. A success
-  marks the delivery done. A failure is logged as a warning and tried again after `backoff(n)` seconds
+- `Deliverer(db, live)` (a liveconfig.LiveConfig, so hooks apply live), started by the worker, runs due
+  deliveries on [hooks] workers threads, each within its hook's timeout, so a slow or failing hook holds up
+  neither the others nor the outbox. A success marks the delivery done. A failure is logged as a warning and tried again after `backoff(n)` seconds
   ([hooks] retry_base, doubling, at most retry_max); after [hooks] attempts failures the delivery is marked
   failed with its last error and logged as an error. A delivery is claimed for its hook's timeout plus
   LEASE_MARGIN before it runs, so one cut off by a crash or a stop runs again: deliveries are at least once,
@@ -98,16 +98,24 @@ def prune(db, config):
 class Deliverer:
     """Runs due deliveries on a small pool of threads until stopped (see the contract)."""
 
-    def __init__(self, db, config):
-        self.db, self.config = db, config
-        self.hooks = {hook.key: hook for volume in config.volumes for hook in volume.hooks}
-        self.workers = config.get("hooks", "workers")
+    def __init__(self, db, live):
+        self.db, self.live = db, live
+        self.workers = live.current().get("hooks", "workers")
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="filedock-hook")
         self._busy = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="filedock-hooks", daemon=True)
+
+    @property
+    def config(self):
+        """The worker's current config (hooks added or removed in filedock.toml apply live)."""
+        return self.live.current()
+
+    @property
+    def hooks(self):
+        return {hook.key: hook for volume in self.config.volumes for hook in volume.hooks}
 
     def start(self):
         self._thread.start()
@@ -141,8 +149,9 @@ class Deliverer:
             free = self.workers - self._busy
         if free <= 0:
             return MAX_PAUSE   # a delivery that ends wakes the loop
+        hooks_now = self.hooks
         for row in self.db.hook_deliveries_due(now, free):
-            hook = self.hooks.get(row["hook"])
+            hook = hooks_now.get(row["hook"])
             if hook is None:
                 self.db.hook_delivery_end(row["id"], FAILED, row["attempts"], "the hook is no longer configured")
                 log.warning("event %s: its hook %s is no longer configured; not delivered", row["event_id"],

@@ -103,6 +103,15 @@ SETTINGS = [
 ]
 
 SECTIONS = sorted({s.section for s in SETTINGS})
+
+# Settings a running daemon reads only when it starts (appliance.liveconfig keeps their old values and logs
+# that a change needs a restart); every other setting, the accounts, groups, rights and volumes apply live.
+NEEDS_RESTART = {(s.section, s.key) for s in SETTINGS if s.key in ("enabled", "host", "port", "workers")} | {
+    ("server", "state_dir"), ("server", "log_level"), ("server", "watch"), ("hooks", "workers"),
+    ("dav", "macos_dotfiles"), ("dav", "keep_client_mtime"), ("ftp", "tls"), ("ftp", "certfile"),
+    ("ftp", "keyfile"), ("ftp", "require_tls"), ("ftp", "passive_ports"), ("ftp", "masquerade_address"),
+    ("announce", "name"), ("announce", "interfaces"), ("announce", "host_records"),
+}
 BY_KEY = {(s.section, s.key): s for s in SETTINGS}
 
 # Per-volume keys: name -> (type, default, help). Volumes are a list, so they live beside the table.

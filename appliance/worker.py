@@ -6,7 +6,8 @@ hook never holds up the outbox, then thumbnail jobs, which its thumbs.pool.Thumb
 pool of processes), finds changes made behind filedock's back within seconds through the
 watcher ([server] watch, appliance/watcher.py: it reconciles the watcher's quiet paths between deliveries)
 and by scanning every volume every [server] scan_interval seconds (the safety net; with the watcher on and
-no interval, once at start), and runs the periodic CHORES. Nothing
+no interval, once at start), and runs the periodic CHORES, all with the live config (liveconfig; the watcher watches the volumes there were
+at start, a volume added later is found by the scan). Nothing
 here runs inside a request, so a long scan never blocks serving; it runs niced below the daemons that serve.
 Under systemd (a Type=notify unit) it reports ready once its database is open, so a worker that cannot start
 fails `systemctl start` instead of crash-looping unnoticed.
@@ -23,6 +24,7 @@ from .thumbs import queue as thumbs_queue
 from .thumbs.pool import Thumbnailer
 from .uploads import dedup
 from .uploads.expire import expire as expire_uploads
+from .liveconfig import LiveConfig
 from .watcher import Watcher
 from .db import Database
 
@@ -84,7 +86,8 @@ def run(config, stop_after=None):
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
-    deliverer = hooks.Deliverer(db, config).start()
+    live = LiveConfig(config)
+    deliverer = hooks.Deliverer(db, live).start()
     thumbnailer = Thumbnailer(db, config).start() if config.get("thumbnails", "enabled") else None
     sd_notify("READY=1", log)   # a no-op outside a Type=notify unit
     watcher = start_watcher(db, config)
@@ -93,6 +96,7 @@ def run(config, stop_after=None):
     chores += [(0.0, every, chore) for every, chore in CHORES]
     started = time.monotonic()
     while not stopping and (stop_after is None or time.monotonic() - started < stop_after):
+        config = live.current()
         now = time.monotonic()
         for i, (due, every, chore) in enumerate(chores):
             if now >= due:

@@ -1,6 +1,7 @@
 """The filedock web app: `create_app(config)` builds a Flask app from a loaded appliance Config.
 
-Contract: the app keeps no state between requests beyond a per-process database connection; sessions,
+Contract: the app keeps no state between requests beyond a per-process database connection and its live
+config (appliance.liveconfig, which every worker checks against the file on its own); sessions,
 throttling and upload state live in the database, so any number of gunicorn workers (or nodes) can serve
 any request. Parts register themselves through init_app or blueprints; the factory reads as a list of parts.
 """
@@ -8,14 +9,16 @@ import time
 
 from flask import Flask
 
-from . import (archive, auth, browse, connect, dispatch, errors, fileops, headers, health, search,  # noqa: F401
-               shares, thumbs, tus, up2k)  # (handlers register on import)
+from appliance.liveconfig import LiveConfig
+
+from . import (account, admin, archive, auth, browse, connect, dispatch, errors, fileops, headers,  # noqa: F401
+               health, search, shares, thumbs, tus, up2k)  # (handlers register on import)
 
 
 def create_app(config):
     """Build the WSGI app for a validated appliance.config.Config."""
     app = Flask(__name__, static_url_path="/-/static")
-    app.config["FILEDOCK"] = config
+    app.extensions["filedock.live"] = LiveConfig(config)   # every worker process checks the file itself
     app.config["MAX_FORM_MEMORY_SIZE"] = 1 << 20
     app.json.sort_keys = False
     # "YYYY-MM-DD HH:MM" (UTC) for pages seen without JavaScript; browse.js re-renders dates in local time.
@@ -27,6 +30,8 @@ def create_app(config):
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(connect.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(tus.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(dispatch.bp)

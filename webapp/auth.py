@@ -84,9 +84,10 @@ def load_principal():
     token = request.cookies.get(COOKIE)
     max_idle = context.config().get("web", "session_days") * 86400
     session = context.db().session_get(_token_hash(token), max_idle) if token else None
-    if session is not None and session["username"] in context.config().users:
+    principal = accounts.principal_for(context.config(), session and session["username"])
+    if not principal.anonymous:   # a session whose account was deleted or disabled counts as none
         g.session = session
-        g.principal = accounts.principal_for(context.config(), session["username"])
+        g.principal = principal
     shares.attach_from_cookie()
     expected = csrf_token()
     if expected and request.method not in SAFE_METHODS and request.endpoint not in ("auth.login", "shares.landing"):
@@ -134,9 +135,13 @@ def login():
             abort(401, "wrong user name or password")
         return login_page(next_url, error="Wrong user name or password.", status=401)
     logins.forget_failures(context.db(), client_address())
+    return start_session(redirect(next_url, code=303), found.name)
+
+
+def start_session(response, name):
+    """Create a new session for a user and set its cookie on the response; return the response."""
     token = secrets.token_urlsafe(32)
-    context.db().session_create(_token_hash(token), found.name, secrets.token_urlsafe(24))
-    response = redirect(next_url, code=303)
+    context.db().session_create(_token_hash(token), name, secrets.token_urlsafe(24))
     response.set_cookie(COOKIE, token, max_age=context.config().get("web", "session_days") * 86400,
                         httponly=True, samesite="Lax", secure=request.is_secure, path="/")
     return response

@@ -20,7 +20,19 @@ _DB = {}   # one Database per process (gunicorn forks workers; each opens its ow
 
 
 def config():
-    return current_app.config["FILEDOCK"]
+    """The Config of this request: the process's live config, read once per request (liveconfig)."""
+    if "config" not in g:
+        g.config = current_app.extensions["filedock.live"].current()
+    return g.config
+
+
+def fresh_config():
+    """The Config as the file is now, for an edit that must check against the latest version (another
+    worker may have changed it within the last second); this request uses it from here on."""
+    live = current_app.extensions["filedock.live"]
+    live.refresh()
+    g.config = live.config
+    return g.config
 
 
 def db():

@@ -1,7 +1,8 @@
 """The daemon's WSGI application, assembled: the front layer over WsgiDAV over the provider.
 
 Contract: `create_app(config)` opens this process's Database and returns the WSGI application (front.Front)
-serving every volume from the daemon's root, so http://host:8081/pub/a.txt is the file the web app serves
+serving every volume from the daemon's root (from the live config: accounts, rights and volumes apply without
+a restart), so http://host:8081/pub/a.txt is the file the web app serves
 at http://host:8080/pub/a.txt. WsgiDAV's defaults are replaced where filedock decides: no authenticator of
 its own (the front layer authenticates), no directory browser (the web app browses), locks and dead
 properties in the database, quirks from quirks.Quirks, 1 MiB blocks.
@@ -11,6 +12,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from appliance.db import Database
+from appliance.liveconfig import LiveConfig
 
 from .front import Front
 from .locks import DatabaseLockManager, DatabaseLockStorage
@@ -43,4 +45,4 @@ def create_app(config):
     locks = DatabaseLockStorage(db)
     dav.lock_manager = DatabaseLockManager(locks)
     provider.set_lock_manager(dav.lock_manager)
-    return Front(config, db, quirks, dav, props, locks)
+    return Front(LiveConfig(config), db, quirks, dav, props, locks)

@@ -1,8 +1,8 @@
 """The WSGI layer in front of WsgiDAV: who is asking, which path, and the fast answers to the common reads.
 
-Contract: `Front(config, db, quirks, dav, props, locks)` is the WSGI application of the daemon. For every
-request it decodes the path once (UTF-8; "." and ".." segments, NUL and a "#" fragment refused, in the path and in a COPY or
-MOVE Destination, before WsgiDAV could collapse them), applies macos_dotfiles = refuse, authenticates (auth),
+Contract: `Front(live, db, quirks, dav, props, locks)` is the WSGI application of the daemon. For every
+request it takes the current config (`live`, a liveconfig.LiveConfig), decodes the path once (UTF-8; "." and
+".." segments, NUL and a "#" fragment refused, in the path and in a COPY or MOVE Destination, before WsgiDAV could collapse them), applies macos_dotfiles = refuse, authenticates (auth),
 and puts the principal's FileOps in the environ for the provider. GET and HEAD of files are answered here with
 sendfile (download), PROPFIND from one folder scan (propfind): WsgiDAV's own answers go through its Python
 read loop and per-resource lookups. Everything else is WsgiDAV's, over the provider. Refusals are answered
@@ -46,8 +46,8 @@ def destination_path(header):
 class Front:
     """The daemon's WSGI application."""
 
-    def __init__(self, config, db, quirks, dav, props, locks):
-        self.config, self.db, self.quirks = config, db, quirks
+    def __init__(self, live, db, quirks, dav, props, locks):
+        self.live, self.db, self.quirks = live, db, quirks
         self.dav, self.props, self.locks = dav, props, locks
 
     def __call__(self, environ, start_response):
@@ -62,8 +62,9 @@ class Front:
             if any(self.quirks.refuses(p) for p in paths):
                 raise Refused(Kind.FORBIDDEN if method in ("PUT", "MKCOL", "COPY", "MOVE", "LOCK") else Kind.NOT_FOUND,
                               "macOS Finder's ._* and .DS_Store files are not stored here")
-            principal = auth.principal(self.config, self.db, environ)
-            ops = FileOps(self.config, self.db, principal, protocol="dav")
+            config = self.live.current()
+            principal = auth.principal(config, self.db, environ)
+            ops = FileOps(config, self.db, principal, protocol="dav")
             environ[OPS] = ops
             environ["wsgidav.auth.user_name"] = principal.name or ""
             environ["wsgidav.auth.realm"] = REALM

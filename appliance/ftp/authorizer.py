@@ -22,20 +22,21 @@ def anonymous_allowed(config):
 
 
 class Authorizer:
-    """Logins for one daemon's config and database."""
+    """Logins for one daemon's live config (liveconfig.LiveConfig) and database."""
 
-    def __init__(self, config, db):
-        self.config, self.db = config, db
+    def __init__(self, live, db):
+        self.live, self.db = live, db
 
     def validate_authentication(self, username, password, handler):
         """Set handler.principal, or raise AuthenticationFailed with the reason."""
+        config = self.live.current()
         if username.lower() in ANONYMOUS_NAMES:
-            if not anonymous_allowed(self.config):
+            if not anonymous_allowed(config):
                 raise AuthenticationFailed("anonymous FTP is off here: log in with an account")
             handler.principal = Principal()
             return
         try:
-            handler.principal = logins.login(self.config, self.db, username, password, handler.remote_ip)
+            handler.principal = logins.login(config, self.db, username, password, handler.remote_ip)
         except Refused as refused:
             raise AuthenticationFailed(refused.message) from None
 

@@ -2,7 +2,8 @@
 
 Contract: the FTP tree is the volume tree (ftp://host/pub/a.txt is http://host/pub/a.txt). pyftpdlib's "real"
 paths are the normalised FTP paths themselves (".." is resolved against the FTP root, above which nothing
-exists); every method maps its path through FileOps, which checks the principal's rights and resolves the
+exists); every method maps its path through FileOps over the current config (live: rights, accounts and
+volumes changed in filedock.toml apply from the next command on), which checks the principal's rights and resolves the
 path with storage.resolve (symlinks out of a volume, NUL, backslashes and reserved names refused), and
 raises Refused, which the handler answers through replies.py. Nothing here touches the disk by itself, and
 what pyftpdlib's AbstractedFS would do with os.* directly (temporary files of STOU, chmod, readlink) is
@@ -14,6 +15,7 @@ import time
 from pyftpdlib.filesystems import AbstractedFS
 
 from ..access import Action, Right, allows
+from ..accounts import principal_for
 from ..fileops import FileOps
 from ..refusal import Kind, Refused
 from . import uploads
@@ -53,8 +55,17 @@ class VolumeFS(AbstractedFS):
 
     def __init__(self, root, cmd_channel):
         super().__init__("/", cmd_channel)
-        self.ops = FileOps(cmd_channel.config, cmd_channel.db, cmd_channel.principal, protocol="ftp")
+        self.channel = cmd_channel
         self.partials = cmd_channel.partials
+
+    @property
+    def ops(self):
+        """FileOps over the current config, as the logged-in account is now (a deleted or disabled account,
+        or a revoked right, is refused from the next command on)."""
+        config, principal = self.channel.live.current(), self.channel.principal
+        if not principal.anonymous:
+            principal = principal_for(config, principal.name)
+        return FileOps(config, self.channel.db, principal, protocol="ftp")
 
     # -- paths: FTP paths are the "real" paths; FileOps checks each one -----------------------------------
     def ftp2fs(self, ftppath):

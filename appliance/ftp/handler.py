@@ -131,7 +131,7 @@ class TLSDataHandler(ReceivingData, TLS_DTPHandler):
 class FilesCommands:
     """Control channel behaviour shared by the plain and TLS handlers (see the module docstring)."""
 
-    config = db = partials = None       # set by server.handler_class
+    live = db = partials = None         # set by server.handler_class (live: a liveconfig.LiveConfig)
     principal = None                    # set by the authorizer at login
     require_tls = False
     abstracted_fs = VolumeFS

@@ -16,6 +16,7 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from ..config import ConfigError, parse_port_range
 from ..db import Database
+from ..liveconfig import LiveConfig
 from . import tls
 from .authorizer import Authorizer
 from .handler import FilesHandler, TLSFilesHandler
@@ -31,9 +32,10 @@ def passive_ports(text):
 
 
 def handler_class(config, db):
-    """The handler class for one daemon: its config, database and settings as class attributes."""
+    """The handler class for one daemon: its live config, database and settings as class attributes."""
+    live = LiveConfig(config)
     attributes = {
-        "config": config, "db": db, "authorizer": Authorizer(config, db), "partials": Partials(db),
+        "live": live, "db": db, "authorizer": Authorizer(live, db), "partials": Partials(db),
         "passive_ports": passive_ports(config.get("ftp", "passive_ports")),
         "masquerade_address": config.get("ftp", "masquerade_address") or None,
     }

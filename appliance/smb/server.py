@@ -3,8 +3,8 @@
 Contract: `serve(config)` writes STATE/smb (smb.conf, nss_wrapper's passwd and group files; see conf.py),
 drops Samba passwords of accounts the config no longer has, starts `smbd --foreground` in a process group
 of its own as this process's user, and tells systemd READY=1 once smbd accepts connections. While smbd runs,
-a change of filedock.toml (an account, a right, a volume) is rendered again and smbd is told to reload, so
-rights change without dropping connections; a new [smb] host or port ends this process (status 1) for its
+a change of filedock.toml (an account, a right, a volume; seen by liveconfig) is rendered again and smbd is
+told to reload, so rights change without dropping connections; a new [smb] host or port ends this process (status 1) for its
 supervisor to start it again there. SIGTERM or SIGINT stops smbd together with everything it started
 (samba-dcerpcd, Samba's RPC helper, would otherwise outlive it); smbd dying ends this process with its status,
 for the supervisor or systemd to restart. Missing Samba or nss_wrapper is refused with the package to install.
@@ -20,8 +20,8 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from .. import config as config_module
 from ..daemons import system_program
+from ..liveconfig import LiveConfig
 from ..storage import replace_with
 from . import conf, passdb, shares
 
@@ -66,9 +66,10 @@ def render(config, layout):
     if missing:
         log.warning("no SMB password yet for %s: SMB needs its own hash of the password, made when it is set; "
                     "run: filedock user passwd NAME", ", ".join(missing))
-    _write(layout.passwd, conf.passwd_text(names, os.getuid(), os.getgid()), 0o600)
+    active = [name for name in names if not config.users[name].disabled]   # a disabled account keeps its hash
+    _write(layout.passwd, conf.passwd_text(active, os.getuid(), os.getgid()), 0o600)
     _write(layout.group, conf.group_text(os.getgid()), 0o600)
-    return _write(layout.conf, conf.render(config, layout, shares.shares(config, names)), 0o600)
+    return _write(layout.conf, conf.render(config, layout, shares.shares(config, active)), 0o600)
 
 
 def _die_with_parent():
@@ -150,13 +151,12 @@ def serve(config):
     if process.poll() is None and not stopping:
         log.info("SMB on %s:%d: %s", host, port, ", ".join(s.name for s in shares.shares(config)) or "no shares")
         sd_notify("READY=1", log)
-    seen = _contents(config.path)
+    live = LiveConfig(config, live_too={("smb", "host"), ("smb", "port")})   # those restart this process
     while not stopping and process.poll() is None:
         time.sleep(WATCH_EVERY)
-        current = _contents(config.path)
-        if current != seen:   # by content: a file caught half-written differs again once complete
-            seen = current
-            config = _reload(config, layout, smbcontrol)
+        if live.refresh():   # a file caught half-written does not load; complete, it is a new version again
+            config = live.config
+            _apply(config, layout, smbcontrol)
             if (config.get("smb", "host"), config.get("smb", "port")) != (host, port):
                 log.warning("[smb] host or port changed: stopping, to be started again there")
                 stop(process, layout)
@@ -167,23 +167,9 @@ def serve(config):
         raise SystemExit(1)
 
 
-def _contents(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _reload(config, layout, smbcontrol):
-    """Render a changed config and tell smbd; a config that does not load is logged and the old one kept."""
-    try:
-        fresh = config_module.load(config.path)
-    except config_module.ConfigError as exc:
-        log.error("config changed but does not load, SMB keeps the previous one: %s", exc)
-        return config
+def _apply(fresh, layout, smbcontrol):
+    """Render a changed config (liveconfig loaded and checked it) and tell smbd."""
     if render(fresh, layout):
         subprocess.run([smbcontrol, "-s", str(layout.conf), "smbd", "reload-config"], check=False,
                        stdout=subprocess.DEVNULL)
         log.info("config changed: SMB shares now %s", ", ".join(s.name for s in shares.shares(fresh)) or "none")
-    return fresh

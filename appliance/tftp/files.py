@@ -50,13 +50,18 @@ class Upload:
 class Files:
     """The anonymous principal's files, as tftpy's two hooks."""
 
-    def __init__(self, config, db, allow_write):
-        self.ops = FileOps(config, db, Principal(), protocol="tftp")
-        self.allow_write = allow_write
+    def __init__(self, live, db):
+        self.live, self.db = live, db
+
+    @property
+    def ops(self):
+        """The anonymous principal's FileOps over the current config (liveconfig.LiveConfig)."""
+        return FileOps(self.live.current(), self.db, Principal(), protocol="tftp")
 
     def download(self, name, raddress=None, rport=None):
         """tftpy's dyn_file_func: the file named, opened for reading, or Refused."""
-        path, st = self.ops.open_read(vpath(name))
+        ops = self.ops
+        path, st = ops.open_read(vpath(name))
         file = open(path, "rb")
         opened = os.fstat(file.fileno())
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):   # swapped since it was checked
@@ -68,7 +73,7 @@ class Files:
     def upload(self, _tftpy_path, context):
         """tftpy's upload_open: an Upload of the name the client sent (not tftpy's path), or Refused."""
         name = context.file_to_transfer
-        if not self.allow_write:
+        if not self.live.current().get("tftp", "allow_write"):
             raise Refused(Kind.FORBIDDEN, "uploads are turned off ([tftp] allow_write)")
         incoming = self.ops.begin_store(vpath(name), collision=Collision.EXACT)
         log.info("receiving %s from %s", vpath(name), context.host)

@@ -17,6 +17,7 @@ import tftpy
 from gunicorn.systemd import sd_notify
 
 from ..db import Database
+from ..liveconfig import LiveConfig
 from .files import Files
 from .session import RETRIES, TIMEOUT, Session
 
@@ -62,7 +63,7 @@ def serve(config):
     logging.getLogger("tftpy").setLevel(logging.CRITICAL)
     host, port = config.get("tftp", "host"), config.get("tftp", "port")
     db = Database(config.state_dir)
-    server = Server(empty_root(config.state_dir), Files(config, db, config.get("tftp", "allow_write")))
+    server = Server(empty_root(config.state_dir), Files(LiveConfig(config), db))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server.stop(now=True))
     log.info("TFTP on udp://%s:%d (uploads %s)", host, port,
