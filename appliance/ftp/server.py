@@ -14,6 +14,7 @@ import sys
 from gunicorn.systemd import sd_notify
 from pyftpdlib.servers import ThreadedFTPServer
 
+from .. import tls as certificates
 from ..config import ConfigError, parse_port_range
 from ..db import Database
 from . import tls
@@ -41,7 +42,7 @@ def handler_class(config, db):
         if config.get("ftp", "require_tls"):
             raise ConfigError("[ftp] require_tls = true needs [ftp] tls = true")
         return type("FTPHandler", (FilesHandler,), attributes)
-    control, data = tls.contexts(*tls.certificate_files(config))
+    control, data = tls.contexts(*certificates.certificate_files(config, "ftp"))
     attributes.update(ssl_context=control, data_ssl_context=data, require_tls=config.get("ftp", "require_tls"),
                       tls_data_required=config.get("ftp", "require_tls"))
     return type("FTPSHandler", (TLSFilesHandler,), attributes)
