@@ -15,6 +15,8 @@ right means the same thing everywhere. Rights are letters per volume in the conf
 Who: a user name, "@group", or "*" (everyone, the anonymous user included). Rights from every entry that
 matches add up. The anonymous user has no rights unless a volume grants them to "*".
 
+`is_server_admin` is the admin right on every volume: who may see the whole server's state (metrics).
+
 `require` is `decide` for callers that act: it returns the Decision or raises refusal.Refused saying why
 (login needed for anonymous, hidden where the principal holds no right at all so a volume's existence is not
 revealed, forbidden where a right is missing, not found, bad path).
@@ -170,6 +172,11 @@ def require(config, principal, action, vpath):
             raise Refused(Kind.HIDDEN, "no such file or folder")
         raise Refused(Kind.FORBIDDEN, f"you may not {VERBS[action]} here")
     return Decision(True, volume, relpath, rights)
+
+
+def is_server_admin(config, principal):
+    """Whether a principal holds the admin right on every volume (server state is theirs to see)."""
+    return bool(config.volumes) and all(Right.ADMIN in rights_of(v, principal) for v in config.volumes)
 
 
 def visible_volumes(config, principal, parent_vpath):

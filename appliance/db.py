@@ -8,7 +8,8 @@ multi-node setups on shared storage.
 
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
-(the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it).
+(the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it),
+counters (request and byte counts every process adds to, for /-/metrics).
 """
 import json
 import secrets
@@ -70,6 +71,14 @@ SCHEMA += [
         payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at REAL NOT NULL,
         last_error TEXT, created REAL NOT NULL, updated REAL NOT NULL, UNIQUE (event_id, hook))""",
     """CREATE INDEX IF NOT EXISTS hook_deliveries_due ON hook_deliveries (state, next_at)""",
+]
+
+# -- metrics counters (tables) --------------------------------------------------------------------------
+# appliance/counters.py: one row per counter name and label set (canonical JSON, sorted keys); every process
+# adds its increments here, so the sum of all processes and nodes is one row.
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS counters (
+        name TEXT NOT NULL, labels TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, labels))""",
 ]
 
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at, protocol"
@@ -468,3 +477,33 @@ class Database:
         resuming the same partial upload only one gets it."""
         rows = self._all(f"DELETE FROM uploads WHERE id = ? RETURNING {UPLOAD_COLUMNS}", (upload_id,))
         return self._upload_row(rows[0]) if rows else None   # fetching every row ends the statement
+
+    # -- metrics (appliance/counters.py, appliance/metrics.py) -----------------------------------------
+    def counters_add(self, increments):
+        """Add (name, labels dict, amount) increments to their counters in one transaction."""
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO counters (name, labels, value) VALUES (?, ?, ?) ON CONFLICT (name, labels) "
+                             "DO UPDATE SET value = counters.value + excluded.value",
+                             [(name, json.dumps(labels, sort_keys=True), amount) for name, labels, amount in increments])
+
+    def counters_all(self):
+        """(name, labels dict, value) of every counter, by name and labels."""
+        rows = self._all("SELECT name, labels, value FROM counters ORDER BY name, labels")
+        return [(r["name"], json.loads(r["labels"]), r["value"]) for r in rows]
+
+    def metrics_gauges(self):
+        """What /-/metrics reports from the database (docs/metrics.md), per volume where it has one: unfinished
+        uploads; bytes hardlinks save (names sharing an inode beyond its first); bytes of content held under
+        more than one name beyond its first copy (sum over content ids of (copies - 1) * size); events the
+        outbox has not delivered; hook deliveries pending."""
+        def per_volume(sql):
+            return {r["volume"]: r["n"] for r in self._all(sql)}
+        twins = ("SELECT volume, SUM(size * (n - 1)) AS n FROM (SELECT volume, MAX(size) AS size, COUNT(*) AS n "
+                 "FROM files WHERE {} GROUP BY volume, {} HAVING COUNT(*) > 1) AS shared GROUP BY volume")
+        return {
+            "uploads": per_volume("SELECT volume, COUNT(*) AS n FROM uploads GROUP BY volume"),
+            "hardlinked": per_volume(twins.format("1 = 1", "inode")),
+            "duplicates": per_volume(twins.format("wark IS NOT NULL", "wark")),
+            "outbox": self._one("SELECT COUNT(*) AS n FROM events WHERE done = 0")["n"],
+            "hook_deliveries": self._one("SELECT COUNT(*) AS n FROM hook_deliveries WHERE state = 'pending'")["n"],
+        }

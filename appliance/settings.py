@@ -39,6 +39,14 @@ SETTINGS = [
     Setting("web", "port", int, 8080, "TCP port of the web UI."),
     Setting("web", "workers", int, 2, "gunicorn worker processes (gevent, so each serves many clients)."),
     Setting("web", "session_days", int, 30, "How long a login lasts without activity."),
+    Setting("web", "tls", bool, False,
+            "Serve the web UI and HTTP API over HTTPS only; a certificate is generated on first start unless certfile is set."),
+    Setting("web", "certfile", str, "",
+            "PEM certificate (with its chain) for HTTPS; empty: one generated under the state folder."),
+    Setting("web", "keyfile", str, "", "PEM private key of certfile (empty: the key is in certfile)."),
+    Setting("web", "hsts_seconds", int, 0,
+            "With tls: send Strict-Transport-Security with this max-age, so browsers never use plain http "
+            "again (0 = not sent)."),
     Setting("uploads", "salt", str, "hunter2",
             "Salt of up2k file ids; copyparty's default, so u2c and copyparty agree on ids."),
     Setting("uploads", "expire_hours", int, 48, "Unfinished uploads untouched this long are deleted."),
@@ -59,6 +67,11 @@ SETTINGS = [
     Setting("dav", "keep_client_mtime", bool, True,
             "Honour X-OC-Mtime and Win32LastModifiedTime, so rclone, Nextcloud clients and Windows keep "
             "modification times."),
+    Setting("dav", "tls", bool, False,
+            "Serve WebDAV over HTTPS only; a certificate is generated on first start unless certfile is set."),
+    Setting("dav", "certfile", str, "",
+            "PEM certificate (with its chain) for HTTPS; empty: one generated under the state folder."),
+    Setting("dav", "keyfile", str, "", "PEM private key of certfile (empty: the key is in certfile)."),
     Setting("ftp", "enabled", bool, False, "Serve FTP/FTPS (the starter config turns it on)."),
     Setting("ftp", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("ftp", "port", int, 2121, "TCP port of FTP (the appliance images use 21)."),
@@ -90,6 +103,8 @@ SETTINGS = [
     Setting("smb", "enabled", bool, False, "Serve SMB through Samba with a generated smb.conf."),
     Setting("smb", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("smb", "port", int, 4450, "TCP port of SMB (the appliance images use 445, which Windows requires)."),
+    Setting("metrics", "token", str, "",
+            "Bearer token a Prometheus scraper sends to read /-/metrics (empty: only logged-in server admins)."),
     Setting("smb", "workgroup", str, "WORKGROUP", "Workgroup shown to Windows (its default is WORKGROUP)."),
 ]
 

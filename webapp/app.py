@@ -8,7 +8,7 @@ import time
 
 from flask import Flask
 
-from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, tus, up2k  # noqa: F401 (handlers register on import)
+from . import archive, auth, browse, connect, dispatch, errors, fileops, headers, health, metrics, tus, up2k  # noqa: F401 (handlers register on import)
 
 
 def create_app(config):
@@ -24,6 +24,7 @@ def create_app(config):
     fileops.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(tus.bp)
     app.register_blueprint(dispatch.bp)

@@ -16,6 +16,7 @@ from pyftpdlib.servers import ThreadedFTPServer
 
 from .. import tls as certificates
 from ..config import ConfigError, parse_port_range
+from ..counters import Counters
 from ..db import Database
 from . import tls
 from .authorizer import Authorizer
@@ -31,10 +32,10 @@ def passive_ports(text):
     return None if low is None else list(range(low, high + 1))
 
 
-def handler_class(config, db):
-    """The handler class for one daemon: its config, database and settings as class attributes."""
+def handler_class(config, db, counts):
+    """The handler class for one daemon: its config, database, counters and settings as class attributes."""
     attributes = {
-        "config": config, "db": db, "authorizer": Authorizer(config, db), "partials": Partials(db),
+        "config": config, "db": db, "counters": counts, "authorizer": Authorizer(config, db), "partials": Partials(db),
         "passive_ports": passive_ports(config.get("ftp", "passive_ports")),
         "masquerade_address": config.get("ftp", "masquerade_address") or None,
     }
@@ -52,7 +53,8 @@ def serve(config):
     """Serve FTP until SIGTERM or SIGINT."""
     logging.getLogger("pyftpdlib").setLevel(config.get("server", "log_level").upper())
     db = Database(config.state_dir)
-    handler = handler_class(config, db)
+    counts = Counters(config.state_dir, "ftp")
+    handler = handler_class(config, db, counts)
     address = (config.get("ftp", "host"), config.get("ftp", "port"))
     try:
         server = ThreadedFTPServer(address, handler)
@@ -63,5 +65,9 @@ def serve(config):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # serve_forever closes every session on exit
     log.info("FTP%s on %s:%d", "/FTPS" if config.get("ftp", "tls") else "", *server.address)
     sd_notify("READY=1", log)
-    server.serve_forever(handle_exit=True)
-    db.close()
+    counts.start()
+    try:
+        server.serve_forever(handle_exit=True)
+    finally:
+        counts.close()
+        db.close()
