@@ -29,6 +29,7 @@ def _post_worker_init(worker):
 class GeventDaemon(BaseApplication):
     def __init__(self, config, section, app_factory):
         self.filedock_config, self.section, self.app_factory = config, section, app_factory
+        self.tls = tls_settings(config, section)     # before gunicorn, which would exit 1 on any error itself
         super().__init__()
 
     def load_config(self):
@@ -52,7 +53,7 @@ class GeventDaemon(BaseApplication):
             "post_worker_init": _post_worker_init,
             "limit_request_line": 8190,
         }
-        settings.update(tls_settings(cfg, section))
+        settings.update(self.tls)
         for key, value in settings.items():
             self.cfg.set(key, value)
 
@@ -66,7 +67,7 @@ def tls_settings(config, section):
     """gunicorn's certfile and keyfile for [section] tls (nothing without it), or ConfigError."""
     if not config.get(section, "tls"):
         if config.get(section, "certfile") or config.get(section, "keyfile"):
-            raise ConfigError(f"[{section}] certfile and keyfile are set but [{section}] tls = false; "
+            raise ConfigError(f"[{section}] certfile or keyfile is set but [{section}] tls = false; "
                               "set tls = true to serve HTTPS, or remove them")
         return {}
     certfile, keyfile = tls.certificate_files(config, section)

@@ -3,6 +3,7 @@ import ftplib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -28,7 +29,7 @@ class AdminEverywhere(Server):
 @pytest.fixture(scope="module")
 def srv():
     base = tempfile.mkdtemp(prefix="filedock-metrics-test-")
-    server = AdminEverywhere(base, protocols=("dav", "ftp"), env={"FILEDOCK_METRICS__TOKEN": TOKEN})
+    server = AdminEverywhere(base, protocols=("dav", "ftp", "tftp"), env={"FILEDOCK_METRICS__TOKEN": TOKEN})
     yield server
     server.stop()
     shutil.rmtree(base, ignore_errors=True)
@@ -78,7 +79,8 @@ def admin_scrape(srv):
 
 
 def test_requests_and_bytes_per_protocol(srv):
-    """First in this module: nothing sent a request body before, so the bodies are counted exactly."""
+    """A PUT and a GET over the web, a PUT over WebDAV, downloads over FTP and TFTP: each counted under its
+    protocol. First in this module: nothing sent a request body before, so bodies are counted exactly."""
     before = admin_scrape(srv)
     web_body, dav_body, ftp_body = os.urandom(300_001), os.urandom(200_003), os.urandom(100_007)
     (srv.pub / "for-ftp.bin").write_bytes(ftp_body)
@@ -93,6 +95,10 @@ def test_requests_and_bytes_per_protocol(srv):
     ftp.retrbinary("RETR /pub/for-ftp.bin", got.append)
     ftp.quit()
     assert b"".join(got) == ftp_body
+    tftp_copy = srv.base / "tftp-copy.bin"
+    subprocess.run(["tftp", "-m", "binary", "127.0.0.1", str(srv.ports["tftp"]), "-c", "get", "pub/for-ftp.bin",
+                    str(tftp_copy)], capture_output=True, timeout=60, check=True)
+    assert tftp_copy.read_bytes() == ftp_body
 
     def delta(found, name, protocol):
         return value(found, name, protocol=protocol) - value(before, name, protocol=protocol)
@@ -102,6 +108,7 @@ def test_requests_and_bytes_per_protocol(srv):
         return (delta(found, "filedock_received_bytes_total", "web") >= len(web_body)
                 and delta(found, "filedock_received_bytes_total", "dav") >= len(dav_body)
                 and delta(found, "filedock_sent_bytes_total", "ftp") >= len(ftp_body)
+                and delta(found, "filedock_sent_bytes_total", "tftp") >= len(ftp_body)
                 and delta(found, "filedock_requests_total", "ftp") >= 4 and found)
     found = wait_for(flushed, timeout=20, what="every daemon's counts flushed")
     # bodies are counted exactly: the scrapes in between are GETs without a body
@@ -113,6 +120,8 @@ def test_requests_and_bytes_per_protocol(srv):
     assert delta(found, "filedock_requests_total", "dav") == 1
     assert delta(found, "filedock_requests_total", "ftp") >= 4      # USER, PASS, TYPE, PASV/EPSV, RETR, QUIT
     assert delta(found, "filedock_received_bytes_total", "ftp") == 0
+    assert delta(found, "filedock_sent_bytes_total", "tftp") == len(ftp_body)
+    assert delta(found, "filedock_requests_total", "tftp") == 1
 
 
 def test_anonymous_is_asked_to_log_in(srv):
@@ -156,9 +165,11 @@ def test_queue_and_upload_gauges(srv):
     ftp.connect("127.0.0.1", srv.ports["ftp"], timeout=30)
     ftp.login("alice", password_of("alice"))
     conn = ftp.transfercmd("STOR /pub/half.bin")
-    conn.sendall(os.urandom(70_000))
+    conn.sendall(os.urandom(5 << 20))   # more than the server's 4 MiB receive buffer, so a block reaches the disk
+    wait_for(lambda: any(p.stat().st_size >= 4 << 20 for p in srv.pub.glob(".filedock-part-*")),
+             what="the upload's first block on disk")
+    ftp.close()            # the control connection goes first: a cut, not the end of the file
     conn.close()
-    ftp.close()
     wait_for(lambda: value(admin_scrape(srv), "filedock_active_uploads", volume="/pub") == 1, timeout=20,
              what="the partial upload counted")
 
