@@ -3,6 +3,7 @@ import datetime
 import hashlib
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -108,6 +109,18 @@ def test_session_cookie_is_secure_and_hsts_is_sent(tls_server):
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith("filedock_session=") and "; Secure" in cookie and "HttpOnly" in cookie
     assert r.headers["Strict-Transport-Security"] == "max-age=600"
+
+
+def test_connect_page_gives_https_urls(tls_server):
+    cafile, dav_port = tls_server["state"] / "web-cert.pem", tls_server["dav"].rsplit(":", 1)[1]
+    data = requests.get(tls_server["web"] + "/-/connect?json", auth=("alice", password_of("alice")), verify=cafile,
+                        timeout=30).json()
+    urls = {p["name"]: p.get("url") for p in data["protocols"]}
+    assert urls["web"].startswith("https://") and urls["web"].endswith(f":{tls_server['port']}/")
+    assert urls["dav"].startswith("https://") and urls["dav"].endswith(f":{dav_port}/")
+    page = requests.get(tls_server["web"] + "/-/connect", auth=("alice", password_of("alice")), verify=cafile,
+                        headers={"Accept": "text/html"}, timeout=30).text
+    assert re.search(f"davs://[^/ ]+:{dav_port}/", page) and "BasicAuthLevel" not in page
 
 
 def make_certificate(folder):
