@@ -15,8 +15,8 @@ right means the same thing everywhere. Rights are letters per volume in the conf
 Who: a user name, "@group", or "*" (everyone, the anonymous user included). Rights from every entry that
 matches add up. The anonymous user has no rights unless a volume grants them to "*".
 
-A server admin (`is_server_admin`, who may use the admin page) is a logged-in user holding `a` on every
-volume.
+A server admin (`is_server_admin`, who may use the admin page and read the metrics) is a logged-in user
+holding `a` on every volume.
 
 `require` is `decide` for callers that act: it returns the Decision or raises refusal.Refused saying why
 (login needed for anonymous, hidden where the principal holds no right at all so a volume's existence is not
@@ -215,5 +215,7 @@ def visible_volumes(config, principal, parent_vpath):
 
 
 def is_server_admin(config, principal):
-    """Whether a logged-in principal holds the admin right on every volume: who may run the admin page."""
-    return not principal.anonymous and all(Right.ADMIN in rights_of(v, principal) for v in config.volumes)
+    """Whether a logged-in principal holds the admin right on every volume: who may run the admin page and read the
+    metrics (nobody, without volumes)."""
+    return (not principal.anonymous and bool(config.volumes)
+            and all(Right.ADMIN in rights_of(v, principal) for v in config.volumes))

@@ -35,6 +35,7 @@ SERVICE_TYPES = {
     "ftp": ("_ftp._tcp.local.", {"path": "/"}),
     "smb": ("_smb._tcp.local.", {}),
 }
+HTTPS_TYPES = {"web": "_https._tcp.local.", "dav": "_webdavs._tcp.local."}   # with [web] / [dav] tls
 DEVICE_INFO = "_device-info._tcp.local."   # Finder's icon for the host (port 0: it serves nothing)
 ADISK = "_adisk._tcp.local."               # Time Machine's backup disks (port 9, as Apple's own: unused)
 ADISK_PORT = 9
@@ -88,6 +89,8 @@ def services(config):
         if daemon.name not in SERVICE_TYPES or netaddr.is_loopback(config.get(daemon.section, "host")):
             continue
         kind, txt = SERVICE_TYPES[daemon.name]
+        if daemons.url_scheme(config, daemon.name) == "https":
+            kind = HTTPS_TYPES[daemon.name]
         found.append(Service(kind, config.get(daemon.section, "port"), txt))
         if daemon.name == "smb":
             found += _smb_extras(config)

@@ -22,13 +22,12 @@ from . import daemons, netaddr, supervisor
 from .config import ConfigError, find_config_path, load
 
 
-URL_SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp", "smb": "smb"}
 NAMES = {"web": "web UI", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP", "smb": "SMB"}
 
 
 def _urls(cfg, section="web"):
     """A daemon's URLs to print: this machine, and the LAN when listening on every interface."""
-    host, port, scheme = cfg.get(section, "host"), cfg.get(section, "port"), URL_SCHEMES[section]
+    host, port, scheme = cfg.get(section, "host"), cfg.get(section, "port"), daemons.url_scheme(cfg, section)
     if host not in ("0.0.0.0", "::", ""):
         return [f"{scheme}://{host}:{port}/"]
     lan = netaddr.lan_addresses()[:1]
@@ -113,7 +112,7 @@ def cmd_user(args):
 def cmd_run(args):
     cfg = load(args.config)
     for daemon in daemons.enabled(cfg):
-        if daemon.serves and daemon.section in URL_SCHEMES:
+        if daemon.serves and daemon.section in daemons.SCHEMES:
             print(f"filedock: {NAMES[daemon.section]} at {' and '.join(_urls(cfg, daemon.section))}", flush=True)
     return supervisor.run(cfg)
 

@@ -5,6 +5,7 @@ Connect page all read DAEMONS, so a daemon exists in every place or in none. An 
 "module:function" and imported only when that daemon starts: the core never imports a protocol, and each
 daemon process loads only its own protocol. The function takes the loaded Config and blocks until the
 daemon is stopped. Daemons that run a program of the system (smbd, wsdd) find it with `system_program`.
+`url_scheme(config, name)` is the scheme of a serving daemon's URLs (https for web and WebDAV with tls).
 """
 import importlib
 import os
@@ -43,6 +44,13 @@ DAEMONS = (
            needs=("announce",), serves=False),
 )
 BY_NAME = {d.name: d for d in DAEMONS}
+SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp", "smb": "smb"}
+HTTPS = {"web", "dav"}    # served over HTTPS only when their [section] tls is on
+
+
+def url_scheme(config, name):
+    """The scheme of a serving daemon's URLs."""
+    return "https" if name in HTTPS and config.get(name, "tls") else SCHEMES[name]
 
 
 def enabled(config):

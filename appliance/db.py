@@ -10,9 +10,10 @@ Tables: meta (secrets), sessions, login_failures, files (the index), uploads (re
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
 (the durable outbox of changes), hook_deliveries (each event's delivery to each user hook that asked for it),
 thumbs (each content's thumbnail, or why it has none), thumb_jobs (files waiting for one),
-file_tags (audio tags of indexed files), file_search (the full-text search index over files and tags) and
-shares (share links: only their token's hash, see appliance/shares.py).
-The admin page reads volume_usage, uploads_active and events_recent (no tables of its own).
+file_tags (audio tags of indexed files), file_search (the full-text search index over files and tags),
+shares (share links: only their token's hash, see appliance/shares.py) and counters (request and byte
+counts every process adds to, for /-/metrics). The admin page reads volume_usage, uploads_active and
+events_recent (no tables of its own).
 """
 import json
 import secrets
@@ -122,6 +123,14 @@ SCHEMA += [
         id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, volume TEXT NOT NULL, relpath TEXT NOT NULL,
         mode TEXT NOT NULL, created_by TEXT NOT NULL, created REAL NOT NULL, expires REAL, password_hash TEXT,
         revoked REAL)""",
+]
+
+# -- metrics counters (tables) --------------------------------------------------------------------------
+# appliance/counters.py: one row per counter name and label set (canonical JSON, sorted keys); every process
+# adds its increments here, so the sum of all processes and nodes is one row.
+SCHEMA += [
+    """CREATE TABLE IF NOT EXISTS counters (
+        name TEXT NOT NULL, labels TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, labels))""",
 ]
 
 FILE_COLUMNS = "volume, relpath, size, mtime_ns, inode, wark, indexed_at, protocol"
@@ -805,3 +814,33 @@ class Database:
         """The newest events of the outbox, newest first (at most limit)."""
         return self._all("SELECT id, at, kind, volume, relpath, data FROM events ORDER BY id DESC LIMIT ?",
                          (limit,))
+
+    # -- metrics (appliance/counters.py, appliance/metrics.py) -----------------------------------------
+    def counters_add(self, increments):
+        """Add (name, labels dict, amount) increments to their counters in one transaction."""
+        with self.transaction() as conn:
+            conn.executemany("INSERT INTO counters (name, labels, value) VALUES (?, ?, ?) ON CONFLICT (name, labels) "
+                             "DO UPDATE SET value = counters.value + excluded.value",
+                             [(name, json.dumps(labels, sort_keys=True), amount) for name, labels, amount in increments])
+
+    def counters_all(self):
+        """(name, labels dict, value) of every counter, by name and labels."""
+        rows = self._all("SELECT name, labels, value FROM counters ORDER BY name, labels")
+        return [(r["name"], json.loads(r["labels"]), r["value"]) for r in rows]
+
+    def metrics_gauges(self):
+        """What /-/metrics reports from the database (docs/metrics.md), per volume where it has one: unfinished
+        uploads; bytes hardlinks save (names sharing an inode beyond its first); bytes of content held under
+        more than one name beyond its first copy (sum over content ids of (copies - 1) * size); events the
+        outbox has not delivered; hook deliveries pending."""
+        def per_volume(sql):
+            return {r["volume"]: r["n"] for r in self._all(sql)}
+        twins = ("SELECT volume, SUM(size * (n - 1)) AS n FROM (SELECT volume, MAX(size) AS size, COUNT(*) AS n "
+                 "FROM files WHERE {} GROUP BY volume, {} HAVING COUNT(*) > 1) AS shared GROUP BY volume")
+        return {
+            "uploads": per_volume("SELECT volume, COUNT(*) AS n FROM uploads GROUP BY volume"),
+            "hardlinked": per_volume(twins.format("1 = 1", "inode")),
+            "duplicates": per_volume(twins.format("wark IS NOT NULL", "wark")),
+            "outbox": self._one("SELECT COUNT(*) AS n FROM events WHERE done = 0")["n"],
+            "hook_deliveries": self._one("SELECT COUNT(*) AS n FROM hook_deliveries WHERE state = 'pending'")["n"],
+        }

@@ -7,10 +7,16 @@ Each worker patches gevent's sendfile to the kernel's (appliance.sendfile) and s
 to gevent's thread pool (appliance.offload). gunicorn's arbiter tells systemd when it is ready
 (Type=notify). Its control socket is disabled: several filedock instances (tests, daemons) would collide on
 ~/.gunicorn/gunicorn.ctl.
+With [section] tls it serves HTTPS only, from appliance.tls's certificate files (checked in the master
+before any worker starts: a bad certfile or keyfile stops the daemon with a ConfigError naming the setting).
+Every worker counts its requests and bytes under the protocol named by the section (appliance.counters).
 """
 import importlib
 
 from gunicorn.app.base import BaseApplication
+
+from . import counters, tls
+from .config import ConfigError
 
 
 def _post_worker_init(worker):
@@ -23,6 +29,7 @@ def _post_worker_init(worker):
 class GeventDaemon(BaseApplication):
     def __init__(self, config, section, app_factory):
         self.filedock_config, self.section, self.app_factory = config, section, app_factory
+        self.tls = tls_settings(config, section)     # before gunicorn, which would exit 1 on any error itself
         super().__init__()
 
     def load_config(self):
@@ -46,12 +53,26 @@ class GeventDaemon(BaseApplication):
             "post_worker_init": _post_worker_init,
             "limit_request_line": 8190,
         }
+        settings.update(self.tls)
         for key, value in settings.items():
             self.cfg.set(key, value)
 
     def load(self):
         module, _, function = self.app_factory.partition(":")
-        return getattr(importlib.import_module(module), function)(self.filedock_config)
+        app = getattr(importlib.import_module(module), function)(self.filedock_config)
+        return counters.count_wsgi(app, counters.Counters(self.filedock_config.state_dir, self.section).start())
+
+
+def tls_settings(config, section):
+    """gunicorn's certfile and keyfile for [section] tls (nothing without it), or ConfigError."""
+    if not config.get(section, "tls"):
+        if config.get(section, "certfile") or config.get(section, "keyfile"):
+            raise ConfigError(f"[{section}] certfile or keyfile is set but [{section}] tls = false; "
+                              "set tls = true to serve HTTPS, or remove them")
+        return {}
+    certfile, keyfile = tls.certificate_files(config, section)
+    tls.check(section, certfile, keyfile)
+    return {"certfile": certfile, "keyfile": keyfile}
 
 
 def serve(config, section, app_factory):

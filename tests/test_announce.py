@@ -181,6 +181,12 @@ def test_services_follow_the_enabled_daemons(tmp_path):
     assert announce.services(local_only) == [announce.Service("_http._tcp.local.", 8080, {"path": "/"})]
 
 
+def test_https_daemons_are_announced_as_https(tmp_path):
+    cfg = config.load(write_config(tmp_path, '[dav]\nenabled = true\ntls = true\n'),
+                      environ={"FILEDOCK_WEB__TLS": "true"})
+    assert [s.type for s in announce.services(cfg)] == ["_https._tcp.local.", "_webdavs._tcp.local."]
+
+
 def test_adisk_names_every_time_machine_share():
     assert announce.adisk_txt(["backup", "Mac mini"]) == {
         "sys": "waMa=0,adVF=0x100", "dk0": "adVN=backup,adVF=0x82", "dk1": "adVN=Mac mini,adVF=0x82"}

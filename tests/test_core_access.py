@@ -146,3 +146,14 @@ def test_resolve(volume, relpath, expected):
         assert refused.value.kind is Kind.BAD_PATH
     else:
         assert storage.resolve(volume, relpath) == Path(volume.path, *[p for p in expected.split("/") if p])
+
+
+def test_a_server_admin_holds_admin_on_every_volume(tmp_path):
+    config = make_config(tmp_path)
+    assert not any(access.is_server_admin(config, who) for who in (ADMIN, ALICE, ANON))   # admin lacks /pub
+    everywhere = tuple(Volume(v.url, v.path, dict(v.access, admin={A}), "hardlink", "rename", 0)
+                       for v in config.volumes)
+    config = Config(path=config.path, values={}, volumes=everywhere)
+    assert access.is_server_admin(config, ADMIN)
+    assert not access.is_server_admin(config, ALICE) and not access.is_server_admin(config, ANON)
+    assert not access.is_server_admin(Config(path=config.path, values={}, volumes=()), ADMIN)   # no volume: nobody

@@ -12,7 +12,7 @@ from flask import Flask
 from appliance.liveconfig import LiveConfig
 
 from . import (account, admin, archive, auth, browse, connect, dispatch, errors, fileops, headers,  # noqa: F401
-               health, search, shares, thumbs, tus, up2k)  # (handlers register on import)
+               health, metrics, search, shares, thumbs, tus, up2k)  # (handlers register on import)
 
 
 def create_app(config):
@@ -29,6 +29,7 @@ def create_app(config):
     shares.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)

@@ -17,7 +17,7 @@ import socket
 
 from flask import Blueprint, render_template, request
 
-from appliance import netaddr
+from appliance import daemons, netaddr
 from appliance.netaddr import is_loopback
 from appliance.access import Right, rights_of
 from appliance.daemons import DAEMONS
@@ -30,7 +30,6 @@ from .browse import RIGHT_NAMES
 bp = Blueprint("connect", __name__)
 
 TITLES = {"web": "Web browser and HTTP API", "dav": "WebDAV", "ftp": "FTP", "tftp": "TFTP", "smb": "SMB"}
-SCHEMES = {"web": "http", "dav": "http", "ftp": "ftp", "tftp": "tftp", "smb": "smb"}
 UDP = {"tftp"}
 DEFAULT_PORTS = {"smb": 445}   # left out of URLs; Windows and the iPhone's Files app reach SMB on no other
 EVERY_INTERFACE = {"", "0.0.0.0", "::"}
@@ -119,9 +118,9 @@ def _protocol(config, daemon, host, web_url, user):
     as_reached = daemon.name == "web" and web_url is not None
     if as_reached:
         entry["url"] = web_url
-    elif daemon.name in SCHEMES:
+    elif daemon.name in daemons.SCHEMES:
         shown = "" if DEFAULT_PORTS.get(daemon.name) == port else f":{port}"
-        entry["url"] = f"{SCHEMES[daemon.name]}://{url_host(host)}{shown}/"
+        entry["url"] = f"{daemons.url_scheme(config, daemon.name)}://{url_host(host)}{shown}/"
     notes = []
     if is_loopback(bind) and not as_reached:
         notes.append(f"listens on {bind} only: reachable from this machine, or through a proxy that forwards it")

@@ -7,8 +7,13 @@ which allows no script at all (WebDAV serves files with the same headers). The h
 Every other response (HTML pages, JSON, errors, static assets, archives) gets APP_CSP: scripts, styles, workers
 and connections only from the app's own origin, no inline script or style, no plugins, no <base>, forms posting
 only to the app, framing only by the app itself. Fail closed: an unmarked response gets APP_CSP, never nothing.
+With [web] tls and [web] hsts_seconds, every response over HTTPS also gets Strict-Transport-Security.
 """
+from flask import request
+
 from appliance import filepolicy
+
+from . import context
 
 # The app's pages: module scripts, the stylesheet, the icon sprite and the hashing Web Workers (module workers)
 # all come from /-/static and the API from the same origin; nothing inline, nothing from elsewhere. data: and blob:
@@ -34,6 +39,9 @@ def _add_headers(response):
         response.headers["Content-Security-Policy"] = APP_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
+    config = context.config()
+    if config.get("web", "tls") and config.get("web", "hsts_seconds") and request.is_secure:
+        response.headers["Strict-Transport-Security"] = f"max-age={config.get('web', 'hsts_seconds')}"
     return response
 
 

@@ -8,6 +8,9 @@ answer a user's partial upload where no complete file is; a missing folder is 55
 SITE CHMOD and STOU are refused for everyone (rights come from the volumes; STOU would name files itself).
 With `require_tls`, USER and PASS are refused (530) before AUTH TLS and data channels need PROT P.
 
+Every command counts as a request, and every data connection's bytes in and out count when it closes
+(appliance.counters, protocol "ftp").
+
 The data channel (`DataHandler`, `TLSDataHandler`) reads uploads into two page-aligned 4 MiB buffers and
 stores whole blocks (O_DIRECT where the filesystem allows it), and sends downloads with sendfile 1 MiB at a
 time. When an upload's data connection ends it decides: the client closed the data connection and is
@@ -88,6 +91,9 @@ class ReceivingData:
         receiving = self.file_obj
         if self.receive and isinstance(receiving, uploads.Receiving) and not receiving.closed:
             self._end_upload(receiving)
+        if not self._closed:
+            self.cmd_channel.counters.received(self.tot_bytes_received)
+            self.cmd_channel.counters.sent(self.tot_bytes_sent)
         super().close()
 
     def _end_upload(self, receiving):
@@ -131,7 +137,7 @@ class TLSDataHandler(ReceivingData, TLS_DTPHandler):
 class FilesCommands:
     """Control channel behaviour shared by the plain and TLS handlers (see the module docstring)."""
 
-    live = db = partials = None         # set by server.handler_class (live: a liveconfig.LiveConfig)
+    live = db = partials = counters = None   # set by server.handler_class (live: a liveconfig.LiveConfig)
     principal = None                    # set by the authorizer at login
     require_tls = False
     abstracted_fs = VolumeFS
@@ -141,6 +147,7 @@ class FilesCommands:
     use_sendfile = True
 
     def process_command(self, cmd, *args, **kwargs):
+        self.counters.request()
         if cmd in ("USER", "PASS") and self.require_tls and not getattr(self, "_ssl_established", False):
             self.respond("530 This server requires FTPS: send AUTH TLS before logging in.")
             return

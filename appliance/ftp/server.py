@@ -14,7 +14,9 @@ import sys
 from gunicorn.systemd import sd_notify
 from pyftpdlib.servers import ThreadedFTPServer
 
+from .. import tls as certificates
 from ..config import ConfigError, parse_port_range
+from ..counters import Counters
 from ..db import Database
 from ..liveconfig import LiveConfig
 from . import tls
@@ -31,11 +33,11 @@ def passive_ports(text):
     return None if low is None else list(range(low, high + 1))
 
 
-def handler_class(config, db):
-    """The handler class for one daemon: its live config, database and settings as class attributes."""
+def handler_class(config, db, counts):
+    """The handler class for one daemon: its live config, database, counters and settings as class attributes."""
     live = LiveConfig(config)
     attributes = {
-        "live": live, "db": db, "authorizer": Authorizer(live, db), "partials": Partials(db),
+        "live": live, "db": db, "counters": counts, "authorizer": Authorizer(live, db), "partials": Partials(db),
         "passive_ports": passive_ports(config.get("ftp", "passive_ports")),
         "masquerade_address": config.get("ftp", "masquerade_address") or None,
     }
@@ -43,7 +45,7 @@ def handler_class(config, db):
         if config.get("ftp", "require_tls"):
             raise ConfigError("[ftp] require_tls = true needs [ftp] tls = true")
         return type("FTPHandler", (FilesHandler,), attributes)
-    control, data = tls.contexts(*tls.certificate_files(config))
+    control, data = tls.contexts(*certificates.certificate_files(config, "ftp"))
     attributes.update(ssl_context=control, data_ssl_context=data, require_tls=config.get("ftp", "require_tls"),
                       tls_data_required=config.get("ftp", "require_tls"))
     return type("FTPSHandler", (TLSFilesHandler,), attributes)
@@ -53,7 +55,8 @@ def serve(config):
     """Serve FTP until SIGTERM or SIGINT."""
     logging.getLogger("pyftpdlib").setLevel(config.get("server", "log_level").upper())
     db = Database(config.state_dir)
-    handler = handler_class(config, db)
+    counts = Counters(config.state_dir, "ftp")
+    handler = handler_class(config, db, counts)
     address = (config.get("ftp", "host"), config.get("ftp", "port"))
     try:
         server = ThreadedFTPServer(address, handler)
@@ -64,5 +67,9 @@ def serve(config):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # serve_forever closes every session on exit
     log.info("FTP%s on %s:%d", "/FTPS" if config.get("ftp", "tls") else "", *server.address)
     sd_notify("READY=1", log)
-    server.serve_forever(handle_exit=True)
-    db.close()
+    counts.start()
+    try:
+        server.serve_forever(handle_exit=True)
+    finally:
+        counts.close()
+        db.close()

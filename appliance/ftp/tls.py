@@ -1,61 +1,13 @@
-"""FTPS certificates and TLS contexts.
+"""FTPS's TLS contexts (the certificate files come from appliance.tls: [ftp] certfile, else the pair it
+generates under the state folder, `ftp-cert.pem` and `ftp-key.pem`).
 
-Contract: `certificate_files(config)` is the (certfile, keyfile) pair to serve: [ftp] certfile (and keyfile,
-empty when the key is in certfile) when set, else a self-signed certificate generated on first start under
-the state folder (`ftp-cert.pem`, and `ftp-key.pem` created private, 0600) and reused afterwards.
-`contexts(certfile, keyfile)` returns (control, data) pyOpenSSL contexts, both TLS 1.2 or newer; data
+Contract: `contexts(certfile, keyfile)` returns (control, data) pyOpenSSL contexts, both TLS 1.2 or newer; data
 channels are capped at TLS 1.2, because with TLS 1.3 pyftpdlib silently truncates rclone's uploads
 (giampaolo/pyftpdlib#602). A certificate or key that cannot be used raises ConfigError naming the setting.
 """
-import datetime
-import ipaddress
-import os
-import socket
-from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
 from ..config import ConfigError
-
-CERT_NAME, KEY_NAME = "ftp-cert.pem", "ftp-key.pem"
-VALID_DAYS = 3650
-
-
-def generate(certfile, keyfile):
-    """Write a new self-signed certificate for this host and its private key (0600)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    host = socket.gethostname() or "localhost"
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "filedock")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    names = [x509.DNSName(host), x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(key_pem)
-    Path(certfile).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def certificate_files(config):
-    """(certfile, keyfile) to serve, generating the state folder's pair on first use."""
-    certfile = config.get("ftp", "certfile")
-    if certfile:
-        return certfile, config.get("ftp", "keyfile") or certfile
-    certfile, keyfile = config.state_dir / CERT_NAME, config.state_dir / KEY_NAME
-    if not (certfile.is_file() and keyfile.is_file()):
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        generate(certfile, keyfile)
-    return str(certfile), str(keyfile)
 
 
 def _context(certfile, keyfile, max_version=None):

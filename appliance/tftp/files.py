@@ -5,7 +5,8 @@ is served: a download needs r or g on the exact path, an upload needs w or u the
 A TFTP name is a volume path with or without its leading "/" (PXE clients send both); everything else
 (access, `..`, backslashes, symlinks leaving the volume, filedock's temporary names) is FileOps's to refuse,
 with a Refused that the session turns into an error packet. Uploads go through FileOps.begin_store with
-Collision.EXACT: a hidden temporary file, published and indexed only by `Upload.finish`.
+Collision.EXACT: a hidden temporary file, published and indexed only by `Upload.finish`. Every transfer
+admitted counts as a request, and its file bytes as received or sent (appliance.counters, protocol "tftp").
 """
 import logging
 import os
@@ -26,12 +27,13 @@ class Upload:
     """A file arriving over TFTP, shaped as tftpy's context keeps it (write, close, closed): `finish`
     publishes it; closing it unfinished (a timeout, an error, a stop) discards it."""
 
-    def __init__(self, incoming, name):
-        self.incoming, self.name = incoming, name
+    def __init__(self, incoming, name, counters):
+        self.incoming, self.name, self.counters = incoming, name, counters
         self.closed = False
 
     def write(self, block):
         self.incoming.write(block)
+        self.counters.received(len(block))
 
     def finish(self):
         """fsync, move into place and index (Refused, OSError as FileOps's Incoming.finish)."""
@@ -47,11 +49,26 @@ class Upload:
             log.info("discarded the unfinished upload of %s", self.name)
 
 
+class Download:
+    """A file being sent, counting the bytes tftpy reads of it (everything else is the file's)."""
+
+    def __init__(self, file, counters):
+        self.file, self.counters = file, counters
+
+    def read(self, size=-1):
+        data = self.file.read(size)
+        self.counters.sent(len(data))
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
 class Files:
     """The anonymous principal's files, as tftpy's two hooks."""
 
-    def __init__(self, live, db):
-        self.live, self.db = live, db
+    def __init__(self, live, db, counters):
+        self.live, self.db, self.counters = live, db, counters
 
     @property
     def ops(self):
@@ -68,7 +85,8 @@ class Files:
             file.close()
             raise Refused(Kind.NOT_FOUND, "no such file")
         log.info("sending %s (%d bytes) to %s", vpath(name), st.st_size, raddress)
-        return file
+        self.counters.request()
+        return Download(file, self.counters)
 
     def upload(self, _tftpy_path, context):
         """tftpy's upload_open: an Upload of the name the client sent (not tftpy's path), or Refused."""
@@ -77,4 +95,5 @@ class Files:
             raise Refused(Kind.FORBIDDEN, "uploads are turned off ([tftp] allow_write)")
         incoming = self.ops.begin_store(vpath(name), collision=Collision.EXACT)
         log.info("receiving %s from %s", vpath(name), context.host)
-        return Upload(incoming, vpath(name))
+        self.counters.request()
+        return Upload(incoming, vpath(name), self.counters)

@@ -16,6 +16,7 @@ from pathlib import Path
 import tftpy
 from gunicorn.systemd import sd_notify
 
+from ..counters import Counters
 from ..db import Database
 from ..liveconfig import LiveConfig
 from .files import Files
@@ -63,7 +64,8 @@ def serve(config):
     logging.getLogger("tftpy").setLevel(logging.CRITICAL)
     host, port = config.get("tftp", "host"), config.get("tftp", "port")
     db = Database(config.state_dir)
-    server = Server(empty_root(config.state_dir), Files(LiveConfig(config), db))
+    counts = Counters(config.state_dir, "tftp").start()
+    server = Server(empty_root(config.state_dir), Files(LiveConfig(config), db, counts))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server.stop(now=True))
     log.info("TFTP on udp://%s:%d (uploads %s)", host, port,
@@ -75,4 +77,5 @@ def serve(config):
             raise
         raise SystemExit(f"filedock tftp: cannot listen on UDP {host}:{port}: {exc}") from None
     finally:
+        counts.close()
         db.close()
