@@ -24,6 +24,7 @@ METRICS = {
     "filedock_disk_free_bytes": ("gauge", "Bytes free to filedock on the filesystem of each volume."),
     "filedock_disk_total_bytes": ("gauge", "Size in bytes of the filesystem of each volume."),
     "filedock_outbox_events": ("gauge", "Changes in the event outbox the worker has not delivered yet."),
+    "filedock_thumbnail_queue": ("gauge", "Files waiting for the worker to make their thumbnail."),
     "filedock_hook_deliveries_pending": ("gauge", "Hook deliveries waiting to be run or retried."),
 }
 
@@ -59,7 +60,7 @@ def samples(config, db):
         found["filedock_disk_total_bytes"].append((url, st.f_blocks * st.f_frsize))
     found["filedock_outbox_events"].append(({}, gauges["outbox"]))
     found["filedock_hook_deliveries_pending"].append(({}, gauges["hook_deliveries"]))
-    # THUMBNAILS (issue F, merge; with a METRICS entry): found["filedock_thumbnail_queue"].append(({}, db.thumb_queue_length()))
+    found["filedock_thumbnail_queue"].append(({}, db.thumb_queue_length()))
     return found
 
 

@@ -158,7 +158,7 @@ def test_disk_gauges_match_statvfs(srv):
 
 def test_queue_and_upload_gauges(srv):
     found = admin_scrape(srv)
-    for name in ("filedock_outbox_events", "filedock_hook_deliveries_pending"):
+    for name in ("filedock_outbox_events", "filedock_hook_deliveries_pending", "filedock_thumbnail_queue"):
         assert (name, frozenset()) in found
     assert value(found, "filedock_active_uploads", volume="/pub") == 0
     ftp = ftplib.FTP()     # an interrupted FTP upload is an unfinished upload until it is resumed or expires
