@@ -27,6 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import events, hookcall
+from .background import Background
 from .refusal import Kind, Refused
 
 log = logging.getLogger("filedock.hooks")
@@ -95,18 +96,16 @@ def prune(db, config):
     db.hook_deliveries_prune(now - KEEP_DONE, now - KEEP_FAILED)
 
 
-class Deliverer:
+class Deliverer(Background):
     """Runs due deliveries on a small pool of threads until stopped (see the contract)."""
 
     def __init__(self, db, live):
+        super().__init__("filedock-hooks")
         self.db, self.live = db, live
         self.workers = live.current().get("hooks", "workers")
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="filedock-hook")
         self._busy = 0
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="filedock-hooks", daemon=True)
 
     @property
     def config(self):
@@ -117,19 +116,8 @@ class Deliverer:
     def hooks(self):
         return {hook.key: hook for volume in self.config.volumes for hook in volume.hooks}
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def wake(self):
-        """Look for due deliveries now (the worker calls it after new events were drained)."""
-        self._wake.set()
-
-    def stop(self):
-        """Start nothing more, and wait for the deliveries running (each ends within its hook's timeout)."""
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join()
+    def _shutdown(self):
+        """Wait for the deliveries running (each ends within its hook's timeout)."""
         self._pool.shutdown(wait=True)
 
     def _loop(self):

@@ -38,6 +38,13 @@ FILEDOCK = [sys.executable, "-m", "appliance.cli"]
 USERS = ("admin", "alice", "bob", "carol")
 
 
+def page_errors(page):
+    """The list the JavaScript errors a Playwright page raises are collected in (a test asserts it is empty)."""
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
 def free_port(kind=socket.SOCK_STREAM):
     """An ephemeral port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, kind) as s:

@@ -16,6 +16,8 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from conftest import page_errors
+
 
 LONG_NAME = "a-very-long-file-name-without-spaces-that-would-push-the-page-sideways_" * 3 + ".pdf"
 # Emoji and pictographs: they show as empty boxes on machines without an emoji font.
@@ -33,8 +35,7 @@ def context(browser):
 @pytest.fixture
 def page(context):
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     yield page
     assert not errors, f"JavaScript errors on the page: {errors}"
 

@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from appliance.uploads import hashing  # noqa: E402
-from conftest import launch_chromium, sha256_file  # noqa: E402
+from conftest import launch_chromium, page_errors, sha256_file  # noqa: E402
 
 # A host name that is not localhost: pages from it are not a secure context, so crypto.subtle is missing.
 LAN_HOST = "filedock.test"
@@ -40,8 +40,7 @@ def page(browser):
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     ctx.set_default_timeout(30000)
     page = ctx.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     page.dialogs = []   # leaving mid-upload asks first; the tests' reloads answer "leave"
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.type), dialog.accept()))
     yield page

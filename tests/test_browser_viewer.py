@@ -18,6 +18,8 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from conftest import page_errors
+
 TEXT_CAP = 1 << 20
 
 
@@ -60,8 +62,7 @@ def admin(browser, server):
 @pytest.fixture
 def page(admin):
     page = admin.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = page_errors(page)
     yield page
     page.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

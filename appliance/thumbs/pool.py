@@ -14,12 +14,12 @@ calls it after it drained events); `stop()` waits for the pictures being rendere
 """
 import logging
 import multiprocessing
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from .. import index
+from ..background import Background
 from . import cache, render
 
 log = logging.getLogger("filedock.thumbs")
@@ -35,10 +35,11 @@ def _name(job):
     return f"{job['volume'].rstrip('/')}/{job['relpath']}"
 
 
-class Thumbnailer:
+class Thumbnailer(Background):
     """Claims thumbnail jobs and renders them in a process pool until stopped (see the contract)."""
 
     def __init__(self, db, config):
+        super().__init__("filedock-thumbs")
         self.db, self.config = db, config
         self.workers = config.get("thumbnails", "workers")
         self.max_pixels = config.get("thumbnails", "max_megapixels") * 1_000_000
@@ -46,23 +47,9 @@ class Thumbnailer:
         self._pool = None
         self._running = {}   # future -> job (only this thread touches it)
         self._busy_at = 0.0  # when the last picture ended (monotonic)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="filedock-thumbs", daemon=True)
 
-    def start(self):
-        self._thread.start()
-        return self
-
-    def wake(self):
-        """Look for queued jobs now."""
-        self._wake.set()
-
-    def stop(self):
-        """Claim nothing more, wait for the pictures being rendered, and end the pool."""
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join()
+    def _shutdown(self):
+        """Wait for the pictures being rendered, and end the pool."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
