@@ -22,6 +22,7 @@ import stat as stat_module
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import NamedTuple
 
 from . import access, hooks, index, storage
 from .access import Action, Right, allows
@@ -42,9 +43,8 @@ def may_replace(volume, rights, collision, asked=False):
     return collision is Collision.EXACT or asked or volume.on_collision == "overwrite"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One folder entry or looked-up path."""
+class Entry(NamedTuple):
+    """One folder entry or looked-up path (a named tuple: a listing makes thousands of them)."""
     name: str
     is_dir: bool
     size: int
@@ -83,19 +83,25 @@ def scan(volume, folder):
     """Entries of one folder on disk, skipping filedock's temporary files, dangling symlinks, symlinks that
     leave the volume, and anything that is neither a file nor a folder."""
     found = []
-    with os.scandir(folder) as entries:
-        for item in entries:
-            name = item.name
-            if storage.is_internal(name):
-                continue
-            try:
-                st = item.stat()
-            except OSError:
-                continue
-            if item.is_symlink() and not storage.inside(volume, item.path):
-                continue
-            if stat_module.S_ISREG(st.st_mode) or stat_module.S_ISDIR(st.st_mode):
-                found.append(_entry(name, st))
+    append, is_internal, is_dir, is_file = found.append, storage.is_internal, stat_module.S_ISDIR, stat_module.S_ISREG
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(fd) as items:   # by descriptor: each stat is an fstatat of a name, no path walk
+            for item in items:
+                name = item.name
+                if is_internal(name):
+                    continue
+                try:
+                    st = item.stat()
+                except OSError:
+                    continue
+                if item.is_symlink() and not storage.inside(volume, os.path.join(folder, name)):
+                    continue
+                mode = st.st_mode
+                if is_file(mode) or is_dir(mode):
+                    append(Entry(name, is_dir(mode), st.st_size, st.st_mtime, st.st_ino))
+    finally:
+        os.close(fd)
     return found
 
 
