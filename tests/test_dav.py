@@ -346,6 +346,18 @@ def test_a_2000_entry_propfind_keeps_answering_32_clients(srv):
 
 
 # -- quirks --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, is_dir", [("plain.txt", False), ("a & <b> (2).TXT", False), ("ünïcode", True),
+                                           (".bashrc", False), ("folder", True)])
+def test_the_one_string_allprop_answer_is_the_general_one(name, is_dir):
+    """PROPFIND renders most members in one string: it must say what the per-property renderers say."""
+    from appliance.dav import propfind
+    from appliance.fileops import Entry
+    entry = Entry(name, is_dir, 0 if is_dir else 1234, 1441763200.25, 4242)
+    general = propfind._response(propfind.Item("/pub/" + name, entry, {}, []), "allprop", [],
+                                 propfind._plan("allprop", []))
+    assert propfind._plain_allprop(propfind.href_of("/pub/" + name, is_dir), entry) == general
+
+
 def test_windows_explorer_gets_ms_author_via_and_replaces_its_empty_placeholder(srv):
     assert dav(srv, "OPTIONS", "/", "alice").headers["MS-Author-Via"] == "DAV"
     assert dav(srv, "PUT", "/drop/explorer.txt", data=b"").status_code == 201          # Explorer's first PUT

@@ -10,6 +10,7 @@ properties are resourcetype, getcontentlength, getcontenttype, getlastmodified, 
 supportedlock and lockdiscovery; asked-for properties that are neither live nor stored get a 404 propstat.
 """
 import functools
+import re
 import time
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
@@ -21,6 +22,7 @@ from .locks import lock_root
 from .provider import content_type_of, etag_of
 
 HREF_SAFE = "/!*'(),$-_|.~"   # WsgiDAV's: Nautilus chokes on "(" encoded as "%28"
+_UNQUOTED = re.compile(r"[A-Za-z0-9/!*'(),$_|.~-]*\Z").match   # paths that quote() would leave as they are
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SUPPORTED_LOCK = ("<D:supportedlock>"
@@ -49,6 +51,12 @@ def element(name, inner=None):
     return f"<{tag}{declaration}/>" if inner is None else f"<{tag}{declaration}>{inner}</{tag}>"
 
 
+def href_of(vpath, is_dir):
+    """The quoted href of a resource (folders end in "/")."""
+    href = vpath if _UNQUOTED(vpath) else quote(vpath, safe=HREF_SAFE, errors="surrogateescape")
+    return href + "/" if is_dir and vpath != "/" else href
+
+
 class Item:
     """One resource of the answer: its path, Entry, dead properties and direct locks."""
     __slots__ = ("vpath", "entry", "dead", "locks")
@@ -57,8 +65,7 @@ class Item:
         self.vpath, self.entry, self.dead, self.locks = vpath, entry, dead, locks
 
     def href(self):
-        href = quote(self.vpath, safe=HREF_SAFE, errors="surrogateescape")
-        return href + "/" if self.entry.is_dir and self.vpath != "/" else href
+        return href_of(self.vpath, self.entry.is_dir)
 
 
 def _resourcetype(item):
@@ -137,6 +144,20 @@ def _plan(mode, names):
     return [(n, LIVE.get(n), True) for n in names]
 
 
+def _plain_allprop(href, entry):
+    """The <D:response> to allprop of a resource without dead properties or locks (most of a listing): what
+    the LIVE renderers give, in their order, as one string."""
+    if entry.is_dir:
+        kind = "<D:resourcetype><D:collection/></D:resourcetype>"
+    else:
+        kind = (f"<D:resourcetype/><D:getcontentlength>{entry.size}</D:getcontentlength>"
+                f"<D:getcontenttype>{escape(content_type_of(entry.name))}</D:getcontenttype>")
+    return (f"<D:response><D:href>{href}</D:href><D:propstat><D:prop>{kind}"
+            f"<D:getlastmodified>{http_date(int(entry.mtime))}</D:getlastmodified>"
+            f'<D:getetag>"{etag_of(entry)}"</D:getetag><D:displayname>{text(entry.name)}</D:displayname>'
+            f"{SUPPORTED_LOCK}<D:lockdiscovery/></D:prop><D:status>{OK}</D:status></D:propstat></D:response>")
+
+
 def _response(item, mode, names, plan):
     """One <D:response>: 200 propstat for what was found, 404 for what was asked and is not there."""
     found, missing = [], []
@@ -205,12 +226,18 @@ def respond(environ, start_response, ops, vpath, props, locks, quirks):
     by_root = {}
     for lock in held:
         by_root.setdefault(lock["root"], []).append(lock)
-    items = [Item(p, e, dead.get(p, {}), by_root.get(lock_root(p), []) if held else [])
-             for p, e in [(vpath, entry)] + members]
-    plan = _plan(mode, names)
-    body = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'
-            + "".join(_response(item, mode, names, plan) for item in items) + "</D:multistatus>")
-    data = body.encode("utf-8", "surrogateescape")
+    plan, plain = _plan(mode, names), mode == "allprop" and not names
+
+    def described(path, entry):
+        own_dead, own_locks = dead.get(path), by_root.get(lock_root(path)) if by_root else None
+        if plain and not own_dead and not own_locks:
+            return _plain_allprop(href_of(path, entry.is_dir), entry)
+        return _response(Item(path, entry, own_dead or {}, own_locks or []), mode, names, plan)
+
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">', described(vpath, entry)]
+    parts += [described(path, e) for path, e in members]
+    parts.append("</D:multistatus>")
+    data = "".join(parts).encode("utf-8", "surrogateescape")
     start_response("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8"),
                                         ("Content-Length", str(len(data)))])
     return [data]

@@ -32,12 +32,13 @@ def ops_of(environ):
 
 def etag_of(entry):
     """A strong validator that changes whenever the file is replaced or modified (unquoted, as WsgiDAV wants)."""
-    return f"{entry.inode:x}-{entry.size:x}-{int(entry.mtime * 1e9):x}"
+    return "%x-%x-%x" % (entry.inode, entry.size, int(entry.mtime * 1e9))
 
 
 def content_type_of(name):
-    """The media type of a file name, by its extension."""
-    return _type_of_extension(os.path.splitext(name)[1].lower())
+    """The media type of a file name, by its extension (os.path.splitext's: a leading dot starts none)."""
+    stem, _, extension = name.rpartition(".")
+    return _type_of_extension("." + extension.lower() if stem.strip(".") else "")
 
 
 @functools.lru_cache(maxsize=1024)
