@@ -125,9 +125,9 @@ class PartFile:
         if length >= storage.OFFLOAD_MIN:
             offload.run(storage.start_writeback, self.fd, offset, length)   # it can wait for the disk queue
 
-    def sync(self, dirty=None):
-        """Make what was written durable (`dirty`: how many bytes, if known)."""
-        storage.fsync(self.fd, dirty)
+    def sync(self):
+        """Make what was written durable."""
+        storage.fsync(self.fd)
 
 
 def verified_chunks(path, hashes, chunk_size, size, indexes):
