@@ -83,3 +83,30 @@ def test_work_inside_a_callers_transaction_joins_it(tmp_path):
             raise RuntimeError("the caller's transaction rolls back, the grouped work with it")
     assert committed_paths(db) == set()
     assert db.group.batches == 0
+
+
+def test_each_batch_syncs_its_folders_once_before_it_commits(tmp_path, monkeypatch):
+    from appliance import storage
+    db = Database(tmp_path)
+    synced = []
+
+    def sync_folders(folders):
+        synced.append((list(folders), committed_paths(db)))
+        time.sleep(0.002)    # a slow fsync: other callers queue meanwhile
+    monkeypatch.setattr(storage, "sync_folders", sync_folders)
+
+    def caller(n):
+        for i in range(EACH):
+            db.group.run(lambda: db.file_put("/", f"t{n}/{i}", 1, 1, 1), folder=tmp_path / f"d{n % 2}")
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(synced) == db.group.batches < db.group.works / 2
+    for folders, _ in synced:
+        assert len(folders) == len(set(folders)) and set(folders) <= {str(tmp_path / "d0"), str(tmp_path / "d1")}
+    seen_before = [before for _, before in synced]
+    assert all(seen_before[i] <= seen_before[i + 1] for i in range(len(seen_before) - 1))
+    assert len(seen_before[-1]) < THREADS * EACH    # the last batch was not committed when its folders were synced

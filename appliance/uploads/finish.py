@@ -43,7 +43,7 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
                         user=user, protocol=protocol)
         if upload_id is not None:
             db.upload_delete(upload_id, remember)
-    db.group.run(work)   # one commit shared with concurrent publishers
+    db.group.run(work, target.folder_path)   # a commit (and folder fsync) shared with concurrent publishers
     return name
 
 

@@ -56,7 +56,8 @@ class PartFile:
         try:
             if create:
                 try:
-                    self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                    # off the serving thread: a create can wait for the journal (see storage.fsync)
+                    self.fd = offload.run(os.open, path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
                     self.created = True
                 except FileExistsError:
                     self.fd = os.open(path, os.O_RDWR)
