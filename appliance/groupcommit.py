@@ -49,9 +49,9 @@ class GroupCommit:
             self._queue.append(slot)
             while not slot.done and self._leading:
                 self._cond.wait()
-            if not slot.done:
-                self._leading = True
-        if not slot.done:
+            leader = not slot.done
+            self._leading = self._leading or leader
+        if leader:
             self._lead()
         if slot.error is not None:
             raise slot.error
@@ -68,9 +68,11 @@ class GroupCommit:
             if folders:
                 offload.run(storage.sync_folders, sorted(folders))
             self._commit(batch)
-        except BaseException as exc:   # the commit failed: none of the batch is durable
+        except BaseException as exc:   # the commit failed (or the leader was interrupted): none of it is durable
             for slot in batch:
-                slot.error = exc
+                slot.error = exc if isinstance(exc, Exception) else RuntimeError("the commit was interrupted")
+            if not batch or not isinstance(exc, Exception):
+                raise   # the leader's own interruption (a greenlet killed, a timeout) stays its own
         finally:
             with self._cond:
                 for slot in batch:
