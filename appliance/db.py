@@ -2,9 +2,10 @@
 
 Contract: no other module writes SQL. Every process opens its own Database on the state folder; web workers
 keep nothing in memory that another worker or node would need (sessions, login throttling, upload state and
-the event outbox are all here). Statements use portable SQL with "?" placeholders and no SQLite-only
-functions in queries, so a PostgreSQL backend can replace `_connect` and the placeholder style for
-multi-node setups on shared storage.
+the event outbox are all here). `group.run(work)` (appliance/groupcommit.py) commits concurrent callers'
+work in one transaction: publishers use it for a new file's index row and event. Statements use portable SQL
+with "?" placeholders and no SQLite-only functions in queries, so a PostgreSQL backend can replace `_connect`
+and the placeholder style for multi-node setups on shared storage (savepoints are standard SQL too).
 
 Tables: meta (secrets), sessions, login_failures, files (the index), uploads (resumable upload state, with
 their chunk bitmap), finished_uploads (what a client resuming an upload that already ended is told), events
@@ -22,6 +23,8 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from .groupcommit import GroupCommit
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -154,7 +157,9 @@ class Database:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / self.FILE_NAME
         self._lock = threading.RLock()
+        self._owner = threading.local()   # per thread (per greenlet under gevent): transactions it has open
         self._conn = self._connect()
+        self.group = GroupCommit(self)
         with self.transaction():
             for statement in SCHEMA:
                 self._conn.execute(statement)
@@ -186,12 +191,37 @@ class Database:
                 yield self._conn
                 return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._owner.open = True
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            else:
+                try:
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            finally:
+                self._owner.open = False
+
+    def in_own_transaction(self):
+        """Whether the calling thread (or greenlet) has a transaction of this connection open."""
+        return getattr(self._owner, "open", False)
+
+    @contextmanager
+    def savepoint(self):
+        """Inside a transaction: undo only what the block did if it raises (the transaction goes on)."""
+        self._conn.execute("SAVEPOINT work")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK TO work")
+            self._conn.execute("RELEASE work")
+            raise
+        self._conn.execute("RELEASE work")
 
     def _one(self, sql, args=()):
         with self._lock:

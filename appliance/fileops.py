@@ -150,7 +150,7 @@ class Incoming:
         storage.check_size(self.decision.volume, self.writer.size)
 
     def finish(self):
-        """Check the length, fsync, move into place and index; return Stored."""
+        """Check the length, fsync, move into place, make the name durable and index; return Stored."""
         if self.length is not None and self.writer.size != self.length:
             self.discard()
             raise Refused(Kind.INCOMPLETE, f"the upload was cut short ({self.writer.size} of {self.length} bytes)")
@@ -161,8 +161,9 @@ class Incoming:
         except FileExistsError:   # someone else's file appeared meanwhile
             self.discard()
             raise Refused(Kind.EXISTS, "a file with that name appeared meanwhile") from None
-        index.note_file(self.ops.db, self.decision.volume, self.decision.relpath, self.target,
-                        replaced=self.replace, **self.ops.origin)
+        self.ops.db.group.run(lambda: index.note_file(self.ops.db, self.decision.volume, self.decision.relpath,
+                                                      self.target, replaced=self.replace, **self.ops.origin),
+                              self.target.parent)   # the new name made durable, in a commit shared with others
         return Stored(self.decision.volume, self.decision.relpath, self.target, self.writer.size, self.replace)
 
     def discard(self):

@@ -5,7 +5,8 @@ handshake, so one id serves both integrity and dedup.
 
 Contract: code that changes a file calls `note_file`, `note_removed` or `note_moved` right after the change,
 naming who made it and over which protocol (`user`, `protocol` keywords); these update the index and emit
-the change to the event outbox in one transaction, with the size and content id the index knows. A file is
+the change to the event outbox in one transaction, with the size and content id the index knows, and return
+once it is committed (`note_file` shares that commit with concurrent callers: db.group). A file is
 "modified" when it replaced one (or, when the caller does not say, when the index knew its path), else
 "created". `reconcile(db, volume, relpath)` finds changes made on disk behind filedock's back to one file,
 or below one folder, and reports them the same way (protocol events.DISK, no user); a file whose size, mtime
@@ -60,10 +61,11 @@ def note_file(db, volume, relpath, realpath, wark=None, *, user=None, protocol=N
     """Index a file just written (or changed), and emit it: modified if it `replaced` a file (not given:
     if the index knew the path), else created."""
     st = os.stat(realpath)
-    with db.transaction():   # the index change and its event commit together (the outbox pattern)
-        if replaced is None:
-            replaced = db.file_get(volume.url, relpath) is not None
-        _put(db, volume, relpath, st, wark, replaced, user, protocol)
+
+    def work():   # the index change and its event commit together (the outbox pattern)
+        known = db.file_get(volume.url, relpath) is not None if replaced is None else replaced
+        _put(db, volume, relpath, st, wark, known, user, protocol)
+    db.group.run(work)   # one commit shared with concurrent publishers; returns once it is committed
 
 
 def note_mkdir(db, volume, relpath, *, user=None, protocol=None):

@@ -5,23 +5,32 @@ calls `use_gevent_threadpool()` once at start; from then on `run(fn, *args)` exe
 work (fsync, big copies, hashing, recursive deletes) in gevent's thread pool, so the loop keeps serving its
 other clients meanwhile and a second core can be used. A daemon that gives each client its own thread
 (pyftpdlib, tftpy, the worker) installs nothing, and the work runs inline in that thread. `start` is the same
-with a handle whose `get()` waits for the result. The installed pool is this process's one piece of state
-here; `install(None)` goes back to inline work.
+with a handle whose `get()` waits for the result. `pause()` lets the thread's other clients run for a moment
+(one turn of gevent's loop; nothing where each client has a thread). The installed pool is this process's one
+piece of state here; `install(None)` goes back to inline work.
 """
 
 _POOL = None
+_PAUSE = None
 
 
-def install(pool):
-    """Use `pool` (with gevent's ThreadPool interface: apply, spawn) for blocking work; None for inline."""
-    global _POOL
-    _POOL = pool
+def install(pool, pause=None):
+    """Use `pool` (with gevent's ThreadPool interface: apply, spawn) for blocking work, and `pause()` to let
+    other clients of the serving thread run; None for inline work and no pause."""
+    global _POOL, _PAUSE
+    _POOL, _PAUSE = pool, pause
 
 
 def use_gevent_threadpool():
     """Offload to the running gevent hub's thread pool (call it in each gevent worker, after the fork)."""
-    from gevent import get_hub
-    install(get_hub().threadpool)
+    from gevent import get_hub, sleep
+    install(get_hub().threadpool, lambda: sleep(0))
+
+
+def pause():
+    """Let the serving thread's other clients run until they wait again (gevent), or do nothing (threads)."""
+    if _PAUSE is not None:
+        _PAUSE()
 
 
 class _Done:

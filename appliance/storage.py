@@ -7,9 +7,8 @@ Contract:
   exactly once before calling it; a "%2e%2e" left after that is a literal file name, not a parent reference.
 - Writes go to a hidden temporary file in the target folder (`.filedock-part-*`), are fsynced, then renamed
   (or hard-linked, when overwriting is not allowed) into place, so no reader ever sees a partial file and a
-  crash leaves at worst a stray temporary file, never a damaged one. The folder itself is not fsynced after
-  the rename (that doubled the cost of a small upload): a power cut within the filesystem's commit interval
-  (5 s on ext4) may forget a just-finished upload, never damage it or what was stored before.
+  crash leaves at worst a stray temporary file, never a damaged one. `sync_folders` makes the new names
+  durable: the group commit that indexes uploads calls it once per folder for all the uploads it commits.
 """
 import ctypes
 import errno
@@ -114,7 +113,6 @@ def _libc_sync_file_range():
 _SYNC_FILE_RANGE = _libc_sync_file_range()
 SYNC_FILE_RANGE_WRITE = 2
 WRITEBACK_EVERY = 32 << 20
-INLINE_SYNC_MAX = 1 << 20
 
 
 def start_writeback(fd, offset, length):
@@ -199,13 +197,10 @@ def boot_id():
 _BOOT_ID = None
 
 
-def fsync(fd, dirty=None):
-    """Make a file's content durable; `dirty` (bytes written since the last sync) below 1 MiB syncs in place,
-    where a thread hand-off would cost more than the stall it avoids."""
-    if dirty is not None and dirty < INLINE_SYNC_MAX:
-        os.fsync(fd)
-    else:
-        offload.run(os.fsync, fd)
+def fsync(fd):
+    """Make a file's content durable, off the serving thread (offload): even a small file's fsync waits for a
+    journal commit, and concurrent uploads' fsyncs in threads share one instead of queueing behind each other."""
+    offload.run(os.fsync, fd)
 
 
 def fsync_path(path):
@@ -215,6 +210,17 @@ def fsync_path(path):
         fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_folders(folders):
+    """Make the names just placed in these folders durable (one fsync of each folder; call it off the serving
+    thread, with offload.run)."""
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def unique_name(folder, name):
@@ -250,7 +256,7 @@ class AtomicWriter:
         self.target = Path(target)
         if temp is None:
             self.temp = temp_path(self.target.parent)
-            self.file = open(self.temp, "xb", buffering=0)
+            self.file = offload.run(open, self.temp, "xb", 0)   # a create can wait for the journal too
         else:
             self.temp = Path(temp)
             self.file = open(self.temp, "r+b", buffering=0)
@@ -278,9 +284,12 @@ class AtomicWriter:
             self.flushed = self.size
 
     def publish(self, replace):
-        """fsync and move into place."""
+        """fsync and move into place (both in one trip off the serving thread: see fsync)."""
         self._wait()
-        fsync(self.file.fileno(), self.size - self.flushed)
+        offload.run(self._sync_and_move, replace)
+
+    def _sync_and_move(self, replace):
+        os.fsync(self.file.fileno())
         self._close()
         publish(self.temp, self.target, replace)
 
@@ -288,7 +297,7 @@ class AtomicWriter:
         """fsync and close, keeping the temporary file for a later AtomicWriter(target, temp, size); return
         (temp, size)."""
         self._wait()
-        fsync(self.file.fileno(), self.size - self.flushed)
+        fsync(self.file.fileno())
         self._close()
         return self.temp, self.size
 

@@ -38,11 +38,12 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
             break
         except (FileExistsError, IsADirectoryError):   # lost a race for the name, or a folder is in the way
             name, replace = target.name, False
-    with db.transaction():
+    def work():
         index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark,
                         user=user, protocol=protocol)
         if upload_id is not None:
             db.upload_delete(upload_id, remember)
+    db.group.run(work, target.folder_path)   # a commit (and folder fsync) shared with concurrent publishers
     return name
 
 

@@ -56,7 +56,8 @@ class PartFile:
         try:
             if create:
                 try:
-                    self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                    # off the serving thread: a create can wait for the journal (see storage.fsync)
+                    self.fd = offload.run(os.open, path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
                     self.created = True
                 except FileExistsError:
                     self.fd = os.open(path, os.O_RDWR)
@@ -125,9 +126,9 @@ class PartFile:
         if length >= storage.OFFLOAD_MIN:
             offload.run(storage.start_writeback, self.fd, offset, length)   # it can wait for the disk queue
 
-    def sync(self, dirty=None):
-        """Make what was written durable (`dirty`: how many bytes, if known)."""
-        storage.fsync(self.fd, dirty)
+    def sync(self):
+        """Make what was written durable."""
+        storage.fsync(self.fd)
 
 
 def verified_chunks(path, hashes, chunk_size, size, indexes):

@@ -101,11 +101,11 @@ def _start(db, config, principal, target, offer, wark, uid):
         temp = storage.temp_path(target.folder_path)
     else:
         temp = partfile.create(target.folder_path, offer.size)
-    stored = db.upload_create({
+    stored = db.group.run(lambda: db.upload_create({
         "id": uid, "volume": target.volume.url, "wark": wark, "folder": target.folder, "name": target.name,
         "size": offer.size, "lmod": offer.lmod, "chunk_size": hashing.chunk_size(offer.size),
         "hashes": offer.hashes, "have": [], "temp": str(temp), "username": principal.name,
-        "replace_ok": int(target.replace_ok), "meta": {"protocol": "up2k"}, "created": time.time()})
+        "replace_ok": int(target.replace_ok), "meta": {"protocol": "up2k"}, "created": time.time()}))
     if stored["temp"] != str(temp):
         partfile.remove(temp)
     return stored

@@ -1,0 +1,112 @@
+"""appliance.groupcommit: concurrent callers share commits, each is answered only once its work is committed,
+and one caller's failure undoes only its own work."""
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from appliance.db import Database
+
+THREADS = 8
+EACH = 25
+
+
+def committed_paths(db):
+    """The relpaths another connection sees (what is committed, not what is in flight)."""
+    conn = sqlite3.connect(db.path)
+    try:
+        return {rel for (rel,) in conn.execute("SELECT relpath FROM files")}
+    finally:
+        conn.close()
+
+
+def put(db, relpath):
+    db.file_put("/", relpath, 1, 1, 1)
+    time.sleep(0.002)    # a slow statement: the GIL is free meanwhile, so other callers queue
+    return relpath
+
+
+def test_concurrent_callers_share_commits_and_each_is_answered_after_its_commit(tmp_path):
+    db = Database(tmp_path)
+    unseen = []
+
+    def caller(n):
+        for i in range(EACH):
+            relpath = db.group.run(lambda: put(db, f"t{n}/{i}"))
+            if relpath not in committed_paths(db):
+                unseen.append(relpath)
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert unseen == []
+    assert len(committed_paths(db)) == THREADS * EACH
+    assert db.group.works == THREADS * EACH
+    assert db.group.batches < db.group.works / 2     # most commits were shared
+
+
+def test_a_failing_work_undoes_only_its_own_changes(tmp_path):
+    db = Database(tmp_path)
+    start, failed, results = threading.Barrier(THREADS), [], {}
+
+    def caller(n):
+        def work():
+            db.file_put("/", f"f{n}", 1, 1, 1)
+            if n % 3 == 0:
+                raise ValueError(f"work {n} fails")
+            return n
+        start.wait()
+        try:
+            results[n] = db.group.run(work)
+        except ValueError as exc:
+            failed.append(str(exc))
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    failing = [n for n in range(THREADS) if n % 3 == 0]
+    assert sorted(failed) == sorted(f"work {n} fails" for n in failing)
+    assert results == {n: n for n in range(THREADS) if n not in failing}
+    assert committed_paths(db) == {f"f{n}" for n in results}
+
+
+def test_work_inside_a_callers_transaction_joins_it(tmp_path):
+    db = Database(tmp_path)
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.group.run(lambda: db.file_put("/", "inner", 1, 1, 1))
+            raise RuntimeError("the caller's transaction rolls back, the grouped work with it")
+    assert committed_paths(db) == set()
+    assert db.group.batches == 0
+
+
+def test_each_batch_syncs_its_folders_once_before_it_commits(tmp_path, monkeypatch):
+    from appliance import storage
+    db = Database(tmp_path)
+    synced = []
+
+    def sync_folders(folders):
+        synced.append((list(folders), committed_paths(db)))
+        time.sleep(0.002)    # a slow fsync: other callers queue meanwhile
+    monkeypatch.setattr(storage, "sync_folders", sync_folders)
+
+    def caller(n):
+        for i in range(EACH):
+            db.group.run(lambda: db.file_put("/", f"t{n}/{i}", 1, 1, 1), folder=tmp_path / f"d{n % 2}")
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(synced) == db.group.batches < db.group.works / 2
+    for folders, _ in synced:
+        assert len(folders) == len(set(folders)) and set(folders) <= {str(tmp_path / "d0"), str(tmp_path / "d1")}
+    seen_before = [before for _, before in synced]
+    assert all(seen_before[i] <= seen_before[i + 1] for i in range(len(seen_before) - 1))
+    assert len(seen_before[-1]) < THREADS * EACH    # the last batch was not committed when its folders were synced
