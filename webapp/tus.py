@@ -96,7 +96,7 @@ def _options(volume):
 
 def _append(upload_id, offset):
     length = request.content_length
-    return _engine(tus.append, upload_id, offset, body_reader(request.environ, length), length,
+    return _engine(tus.append, upload_id, offset, body_reader(request, length), length,
                    request.headers.get("Upload-Checksum"))
 
 

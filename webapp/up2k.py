@@ -5,7 +5,7 @@ JSON reply; a POST carrying `X-Up2k-Hash` and `X-Up2k-Wark` headers is a chunk r
 to disk in blocks (never buffered whole) and answered "thank". Refusals are filedock's usual JSON errors
 with the engine's status (400 corrupt chunk, 401/403 rights, 404 unknown upload, 413, 507).
 """
-from flask import abort, jsonify, request
+from flask import Response, abort, jsonify, request
 
 from appliance.uploads import up2k
 
@@ -28,11 +28,16 @@ def handshake():
 @handles("POST", lambda req: "X-Up2k-Hash" in req.headers, priority=40)
 def chunks():
     """Store the chunks of an up2k chunk request."""
-    if request.content_length is None:
+    return store_chunks(context.db(), context.config(), context.principal(), request)
+
+
+def store_chunks(db, config, principal, req):
+    """Store the chunks of the up2k chunk request `req` (a Werkzeug request) and return the answer; shared
+    with the lean path."""
+    if req.content_length is None:
         abort(411, "chunk requests need a Content-Length")
-    if "X-Up2k-Subc" in request.headers:
+    if "X-Up2k-Subc" in req.headers:
         abort(400, "subchunks are not supported; run u2c with --szm larger than the chunk size")
-    up2k.write_chunks(context.db(), context.config(), context.principal(), context.vpath(),
-                      request.headers.get("X-Up2k-Wark", ""), request.headers["X-Up2k-Hash"],
-                      request.content_length, body_reader(request.environ, request.content_length))
-    return "thank", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    up2k.write_chunks(db, config, principal, req.path, req.headers.get("X-Up2k-Wark", ""),
+                      req.headers["X-Up2k-Hash"], req.content_length, body_reader(req, req.content_length))
+    return Response("thank", 200, {"Content-Type": "text/plain; charset=utf-8"})
