@@ -8,6 +8,7 @@ cookie (alive and revoked, whose cookie is dropped), up2k chunks for an unknown 
 real daemons run the lean path in every other web test (test_web_download, test_web_write, test_uploads_up2k...).
 """
 import base64
+import json
 import os
 import re
 
@@ -147,3 +148,25 @@ def test_stored_puts_are_identical(app):
     (root / "up" / "a" / "new.txt").write_bytes(b"old")
     status, _, body = same(app, "PUT", "/up/a/new.txt", basic("alice"), data=b"again")
     assert status == "200 OK" and (root / "up" / "a" / "new.txt").read_bytes() == b"again"
+
+
+def test_up2k_handshakes_and_chunks_are_identical(app):
+    from appliance.uploads import hashing
+    data = os.urandom(3000)
+    offer = {"name": "u.bin", "size": len(data), "lmod": 1700000000, "hash": [hashing.chunk_hash(data)]}
+    json_body = {"Content-Type": "application/json"}
+    body = json.dumps(offer).encode()
+    assert same(app, "POST", "/", json_body, data=body)[0] == "401 UNAUTHORIZED"
+    assert same(app, "POST", "/", {**json_body, **basic("bob")}, data=body)[0] == "403 FORBIDDEN"
+    assert same(app, "POST", "/", {**json_body, **basic("alice")}, data=b"{not json")[0] == "400 BAD REQUEST"
+    status, _, reply = same(app, "POST", "/", {**json_body, **basic("alice")}, data=body)
+    reply = json.loads(reply)
+    assert status == "200 OK" and reply["hash"] == offer["hash"]
+    chunk = {"X-Up2k-Hash": offer["hash"][0], "X-Up2k-Wark": reply["wark"], **basic("alice")}
+    bad = {**chunk, "X-Up2k-Hash": "A" * 44}
+    assert same(app, "POST", "/", bad, data=data)[0] == same(app, "POST", "/", bad, data=data)[0]
+    status, _, body = same(app, "POST", "/", {**chunk, "X-Up2k-Subc": "1"}, data=data)
+    assert status == "400 BAD REQUEST" and b"subchunks" in body
+    app.reached_flask.clear()
+    lean = Client(app, use_cookies=False).post("/", headers=chunk, data=data)
+    assert lean.status_code == 200 and lean.get_data() == b"thank" and not app.reached_flask

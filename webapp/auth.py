@@ -141,9 +141,12 @@ def load_principal():
         check_csrf(ident, request, lambda: request.form.get("csrf", ""))
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def is_form(req):
     """Whether a request's body is an HTML form."""
-    return req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+    return req.mimetype in FORM_TYPES
 
 
 def csrf_token():

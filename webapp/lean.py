@@ -6,6 +6,7 @@ HTML form:
   GET/HEAD of a file   -> download.answer (Range, ETag/304, the user-file headers), as browse.get_path
   PUT                  -> fileops.store_put, as fileops.put_file
   POST + X-Up2k-Hash   -> up2k.store_chunks, as up2k.chunks
+  POST of JSON         -> up2k.answer_handshake, as up2k.handshake
 Everything else goes to Flask untouched, and so does a GET whose path turns out to be a folder (before any
 answer or side effect). Who asks is worked out by auth.identify and auth.check_csrf, what they may do by the
 core (appliance.access through FileOps), and every answer gets headers.secure and shares.drop_dead_cookie,
@@ -24,23 +25,33 @@ from appliance.uploads import PROTOCOL
 
 from . import auth, context, download, headers, shares
 from .fileops import store_put
-from .up2k import store_chunks
+from .up2k import answer_handshake, store_chunks
 
 
 class FallThrough(Exception):
     """This request is Flask's after all (nothing has been answered or changed)."""
 
 
-def _takes(environ):
-    """Whether the request is one the lean path may answer (the cheap checks, on the raw environ)."""
+def _kind(environ):
+    """Which hot request this is ("file", "put", "chunk", "handshake"), or None (Flask's), from the environ."""
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     if environ.get("QUERY_STRING") or path == "/-" or path.startswith("/-/") or "//" in path:
-        return False   # (Flask's routing redirects a path with an empty segment)
+        return None   # (Flask's routing redirects a path with an empty segment)
     if method in ("GET", "HEAD"):
-        return not path.endswith("/")
+        return None if path.endswith("/") else "file"
     if method == "PUT":
-        return True
-    return method == "POST" and "HTTP_X_UP2K_HASH" in environ
+        return None if _is_form(environ) else "put"
+    if method == "POST":   # in the order of the dispatch table's priorities (up2k.py)
+        if "HTTP_X_UP2K_HASH" in environ:
+            return None if _is_form(environ) else "chunk"
+        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == "application/json":
+            return "handshake"
+    return None
+
+
+def _is_form(environ):
+    """Whether the body is an HTML form (auth.check_csrf may read its csrf field: Flask parses forms)."""
+    return environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() in auth.FORM_TYPES
 
 
 class LeanPath:
@@ -51,15 +62,14 @@ class LeanPath:
         self.live = app.extensions["filedock.live"]
 
     def __call__(self, environ, start_response):
-        if not _takes(environ):
+        kind = _kind(environ)
+        if kind is None:
             return self.flask(environ, start_response)
         req = Request(environ)
-        if auth.is_form(req):
-            return self.flask(environ, start_response)
         config = self.live.current()
         ident = auth.Identity(accounts.principal_for(config, None))
         try:
-            response = self._answer(config, req, ident)
+            response = self._answer(kind, config, req, ident)
         except FallThrough:
             return self.flask(environ, start_response)
         except Exception as exc:   # noqa: BLE001 (every error is the app's error handlers' to answer)
@@ -68,14 +78,16 @@ class LeanPath:
         headers.secure(response, config, req.is_secure)
         return response(environ, start_response)
 
-    def _answer(self, config, req, ident):
+    def _answer(self, kind, config, req, ident):
         db = context.database(config)
         auth.identify(config, db, req, ident)
         auth.check_csrf(ident, req, None)   # never a form here
-        if req.method == "POST":
+        if kind == "chunk":
             return store_chunks(db, config, ident.principal, req)
+        if kind == "handshake":
+            return answer_handshake(db, config, ident.principal, req, self.app.json)
         ops = FileOps(config, db, ident.principal, protocol=PROTOCOL)
-        if req.method == "PUT":
+        if kind == "put":
             return store_put(ops, req, self.app.json)
         try:
             target, st = ops.open_read(req.path)

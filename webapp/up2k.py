@@ -5,7 +5,7 @@ JSON reply; a POST carrying `X-Up2k-Hash` and `X-Up2k-Wark` headers is a chunk r
 to disk in blocks (never buffered whole) and answered "thank". Refusals are filedock's usual JSON errors
 with the engine's status (400 corrupt chunk, 401/403 rights, 404 unknown upload, 413, 507).
 """
-from flask import Response, abort, jsonify, request
+from flask import Response, abort, current_app, request
 
 from appliance.uploads import up2k
 
@@ -19,10 +19,16 @@ MAX_HANDSHAKE = 1 << 20   # 4096 chunk hashes of 44 characters fit many times ov
 @handles("POST", lambda req: req.mimetype == "application/json", priority=50)
 def handshake():
     """Answer an up2k handshake for this folder."""
-    if request.content_length is None or request.content_length > MAX_HANDSHAKE:
-        abort(413 if request.content_length else 411, "the handshake must be a JSON body of at most 1 MiB")
-    body = request.get_json(silent=True)
-    return jsonify(up2k.handshake(context.db(), context.config(), context.principal(), context.vpath(), body))
+    return answer_handshake(context.db(), context.config(), context.principal(), request, current_app.json)
+
+
+def answer_handshake(db, config, principal, req, json):
+    """Answer the up2k handshake `req` (a Werkzeug request) with the app's JSON provider `json`; shared with
+    the lean path."""
+    if req.content_length is None or req.content_length > MAX_HANDSHAKE:
+        abort(413 if req.content_length else 411, "the handshake must be a JSON body of at most 1 MiB")
+    body = req.get_json(silent=True)
+    return json.response(up2k.handshake(db, config, principal, req.path, body))
 
 
 @handles("POST", lambda req: "X-Up2k-Hash" in req.headers, priority=40)
