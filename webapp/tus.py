@@ -103,7 +103,7 @@ def _append(upload_id, offset):
 @handles("OPTIONS", has_query("tus"), priority=20)
 def folder_options():
     """Advertise tus for uploads into this folder."""
-    volume, _ = find_volume(context.config().volumes, context.vpath())
+    volume, _ = find_volume(context.config(), context.vpath())
     return _options(volume)
 
 
