@@ -131,17 +131,19 @@ def vpath_of(volume, relpath):
     return "/" + "/".join(p for p in f"{volume.url}/{relpath}".split("/") if p)
 
 
-def find_volume(volumes, vpath):
+def mount_table(volumes):
+    """(URL segments, volume) of every volume, the longest URL first (equal lengths in config order): what
+    find_volume matches against, made once per Config (Config.mounts; a reloaded config is a new Config)."""
+    return tuple(sorted(((tuple(p for p in v.url.split("/") if p), v) for v in volumes), key=lambda m: -len(m[0])))
+
+
+def find_volume(config, vpath):
     """Return (volume, relpath) of the longest volume URL that contains vpath, or (None, "")."""
     parts = split_vpath(vpath)
-    best, best_len = None, -1
-    for volume in volumes:
-        vparts = [p for p in volume.url.split("/") if p]
-        if parts[: len(vparts)] == vparts and len(vparts) > best_len:
-            best, best_len = volume, len(vparts)
-    if best is None:
-        return None, ""
-    return best, "/".join(parts[best_len:])
+    for vparts, volume in config.mounts:
+        if tuple(parts[: len(vparts)]) == vparts:
+            return volume, "/".join(parts[len(vparts):])
+    return None, ""
 
 
 def rights_of(volume, principal):
@@ -172,7 +174,7 @@ def allows(rights, action):
 def decide(config, principal, action, vpath):
     """The one access decision: may this principal do this action at this URL path?"""
     try:
-        volume, relpath = find_volume(config.volumes, vpath)
+        volume, relpath = find_volume(config, vpath)
     except ValueError:
         return Decision(False, None, "", frozenset())
     if volume is None:
@@ -186,7 +188,7 @@ def require(config, principal, action, vpath):
     if "\0" in vpath:
         raise Refused(Kind.BAD_PATH, "invalid path")
     try:
-        volume, relpath = find_volume(config.volumes, vpath)
+        volume, relpath = find_volume(config, vpath)
     except ValueError as exc:
         raise Refused(Kind.BAD_PATH, str(exc)) from None
     if volume is None:

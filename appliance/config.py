@@ -11,10 +11,11 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import events, settings
-from .access import parse_rights
+from .access import mount_table, parse_rights
 
 ENV_PREFIX = "FILEDOCK_"
 SYSTEM_CONFIG = Path("/etc/filedock/filedock.toml")
@@ -79,6 +80,11 @@ class Config:
     @property
     def state_dir(self):
         return Path(self.get("server", "state_dir"))
+
+    @cached_property
+    def mounts(self):
+        """The volumes by URL, as access.find_volume matches them (worked out once per Config)."""
+        return mount_table(self.volumes)
 
 
 def find_config_path(explicit=None):

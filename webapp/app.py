@@ -12,7 +12,7 @@ from flask import Flask
 from appliance.liveconfig import LiveConfig
 
 from . import (account, admin, archive, auth, browse, connect, dispatch, errors, fileops, headers,  # noqa: F401
-               health, metrics, search, shares, thumbs, tus, up2k)  # (handlers register on import)
+               health, lean, metrics, search, shares, thumbs, tus, up2k)  # (handlers register on import)
 
 
 def create_app(config):
@@ -36,4 +36,5 @@ def create_app(config):
     app.register_blueprint(tus.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(dispatch.bp)
+    lean.install(app)   # the hot requests in front of Flask, through the same parts
     return app

@@ -1,7 +1,9 @@
 """Login, logout, sessions, HTTP basic / PW-header auth, CSRF and failed-login throttling.
 
-Contract: `load_principal` runs before every request and sets `g.principal` (anonymous when no valid
-credentials) and `g.session` (the database session row when authenticated by cookie). Sessions are random
+Contract: `identify(config, db, req, ident)` works out who sends a request (an Identity: principal, anonymous
+when no valid credentials; the database session row when authenticated by cookie; the share link) for Flask's
+`load_principal`, which runs before every request and sets `g.principal` and `g.session`, and for the lean
+path (webapp/lean.py); `check_csrf` is the CSRF rule for both. Sessions are random
 tokens whose sha256 is stored in the database, so every worker and node shares them and logout revokes.
 A share link's visitor (webapp/shares.py) adds its grant to whoever they are. State-changing requests
 authenticated by the session cookie (or the share cookie) must carry its CSRF token; scripts that send
@@ -9,6 +11,7 @@ credentials with each request (basic auth, PW header) cannot be forged cross-sit
 Failed logins count per real client address: X-Forwarded-For is believed only from trusted proxies.
 """
 import base64
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -16,6 +19,7 @@ import secrets
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request
 
 from appliance import accounts, logins
+from appliance.access import Principal
 from appliance.refusal import Kind, Refused
 
 from . import context, shares
@@ -30,10 +34,14 @@ def _token_hash(token):
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
+def address_of(config, req):
+    """The real client address of a Werkzeug request (see logins.client_address)."""
+    return logins.client_address(config, req.environ.get("REMOTE_ADDR", ""), req.headers.get("X-Forwarded-For", ""))
+
+
 def client_address():
-    """The real client address (see logins.client_address)."""
-    return logins.client_address(context.config(), request.environ.get("REMOTE_ADDR", ""),
-                                 request.headers.get("X-Forwarded-For", ""))
+    """The real client address of this request."""
+    return address_of(context.config(), request)
 
 
 def _check_password(name, password):
@@ -46,67 +54,104 @@ def _check_password(name, password):
         raise
 
 
-def _credentials():
+def _credentials(config, req):
     """(name, password) from basic auth or the PW header, or None."""
-    header = request.headers.get("Authorization", "")
+    header = req.headers.get("Authorization", "")
     if header[:6].lower() == "basic ":
         try:
             name, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
             abort(400, "malformed Authorization header")
         return name, password
-    pw = request.headers.get("PW")
+    pw = req.headers.get("PW")
     if pw:
         name, sep, password = pw.partition(":")
-        if sep and name in context.config().users:
+        if sep and name in config.users:
             return name, password
         return None, pw
     return None
 
 
-@bp.before_app_request
-def load_principal():
-    """Set g.principal from credentials, a share link (PW header or cookie) or the session cookie; enforce
-    CSRF on cookie-authenticated writes."""
-    g.session = None
-    g.share = None
-    g.principal = accounts.principal_for(context.config(), None)
-    if shares.attach_from_pw_header():
+@dataclasses.dataclass
+class Identity:
+    """Who sends a request: their principal, the session row (cookie logins), the share link they came by
+    (shares.Visit), and whether a dead share cookie should be dropped from the answer."""
+    principal: Principal
+    session: dict | None = None
+    share: object = None
+    share_gone: bool = False
+
+    @property
+    def csrf(self):
+        """The CSRF token of the session, else of the share cookie (empty when neither)."""
+        if self.session:
+            return self.session["csrf"]
+        return (self.share.csrf or "") if self.share else ""
+
+
+def identify(config, db, req, ident):
+    """Fill `ident` (anonymous to start with) from the credentials of `req`, a Werkzeug request: a share link
+    in the PW header, basic auth or the PW header's password, else the session cookie and the share cookie.
+    Refusals raise (Refused, or HTTPException via abort) with `ident` as far as it got. Never cached:
+    sessions live in the database, so a logout or a disabled account counts on the very next request."""
+    addr = lambda: address_of(config, req)   # noqa: E731 (only computed when a password is checked)
+    if shares.attach_from_pw_header(config, db, req, ident, addr):
         return
-    creds = _credentials()
+    creds = _credentials(config, req)
     if creds is not None:
         name, password = creds
         if name is None:
-            g.principal = logins.login_by_password(context.config(), context.db(), password, client_address())
+            ident.principal = logins.login_by_password(config, db, password, addr())
         else:
-            g.principal = logins.login(context.config(), context.db(), name, password, client_address())
+            ident.principal = logins.login(config, db, name, password, addr())
         return
-    token = request.cookies.get(COOKIE)
-    max_idle = context.config().get("web", "session_days") * 86400
-    session = context.db().session_get(_token_hash(token), max_idle) if token else None
-    principal = accounts.principal_for(context.config(), session and session["username"])
+    token = req.cookies.get(COOKIE)
+    max_idle = config.get("web", "session_days") * 86400
+    session = db.session_get(_token_hash(token), max_idle) if token else None
+    principal = accounts.principal_for(config, session and session["username"])
     if not principal.anonymous:   # a session whose account was deleted or disabled counts as none
-        g.session = session
-        g.principal = principal
-    shares.attach_from_cookie()
-    expected = csrf_token()
-    if expected and request.method not in SAFE_METHODS and request.endpoint not in ("auth.login", "shares.landing"):
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not sent and _is_form():
-            sent = request.form.get("csrf", "")
+        ident.session = session
+        ident.principal = principal
+    shares.attach_from_cookie(config, db, req, ident)
+
+
+def check_csrf(ident, req, form_token):
+    """Refuse (403) a state-changing request authenticated by a cookie without its CSRF token, sent in the
+    X-CSRF-Token header or, for a form, as form_token() (its `csrf` field)."""
+    expected = ident.csrf
+    if expected and req.method not in SAFE_METHODS:
+        sent = req.headers.get("X-CSRF-Token", "")
+        if not sent and is_form(req):
+            sent = form_token()
         if not hmac.compare_digest(sent, expected):
             abort(403, "missing or wrong CSRF token; reload the page and try again")
 
 
-def _is_form():
-    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+@bp.before_app_request
+def load_principal():
+    """Set g.principal, g.session, g.share and g.share_gone (identify); enforce CSRF on cookie-authenticated
+    writes."""
+    config = context.config()
+    ident = Identity(accounts.principal_for(config, None))
+    try:
+        identify(config, context.db(), request, ident)
+    finally:
+        g.principal, g.session, g.share, g.share_gone = ident.principal, ident.session, ident.share, ident.share_gone
+    if request.endpoint not in ("auth.login", "shares.landing"):
+        check_csrf(ident, request, lambda: request.form.get("csrf", ""))
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def is_form(req):
+    """Whether a request's body is an HTML form."""
+    return req.mimetype in FORM_TYPES
 
 
 def csrf_token():
     """The CSRF token of the current session, else of the share cookie (empty when neither)."""
-    if g.get("session"):
-        return g.session["csrf"]
-    return (g.share.csrf or "") if g.get("share") else ""
+    return Identity(g.get("principal"), g.get("session"), g.get("share")).csrf
 
 
 def _safe_next(target):

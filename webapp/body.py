@@ -1,17 +1,15 @@
 """Reading large request bodies without copying them four times.
 
-Contract: `body_reader(environ, length)` returns read(n) -> bytes-like of 1..n bytes (b"" at the end) for
+Contract: `body_reader(req, length)` returns read(n) -> bytes-like of 1..n bytes (b"" at the end) for
 a request body of `length` bytes. What it returns stays valid until the call after the next one (two
 buffers alternate, so a caller may store one block in a thread while it receives the next). Under gunicorn it
 returns n bytes whenever the body has them, in page-aligned buffers (so a whole block can be written with
 O_DIRECT), reading from the client socket straight into two reusable buffers (gunicorn's own body reader assembles every
 block through BytesIO buffers and slices, 3-4 copies of each byte, which made PUT CPU-bound); elsewhere,
-and for chunked bodies, it is Werkzeug's request stream. If the handler stops before the end of the body,
+and for chunked bodies, it is the Werkzeug request's stream. If the handler stops before the end of the body,
 the connection is marked failed so gunicorn closes it instead of reading the rest as the next request.
 """
 import mmap
-
-from flask import request
 
 BLOCK = 4 << 20
 
@@ -52,11 +50,11 @@ class SocketBody:
         return buffer[:filled]
 
 
-def body_reader(environ, length):
-    """The fastest read(n) available for this request's body of `length` bytes (None: unknown)."""
-    body = environ.get("wsgi.input")
+def body_reader(req, length):
+    """The fastest read(n) available for the body of `length` bytes (None: unknown) of a Werkzeug request."""
+    body = req.environ.get("wsgi.input")
     reader = getattr(body, "reader", None)
     if (length and type(reader).__name__ == "LengthReader" and reader.length == length
             and hasattr(reader.unreader, "sock") and body.buf.tell() == 0):
         return SocketBody(body, length).read
-    return request.stream.read
+    return req.stream.read

@@ -37,7 +37,12 @@ def fresh_config():
 
 def db():
     """This process's Database connection."""
-    state_dir = config().get("server", "state_dir")
+    return database(config())
+
+
+def database(config):
+    """This process's Database connection for a Config (also for the lean path, outside Flask's context)."""
+    state_dir = config.get("server", "state_dir")
     if state_dir not in _DB:
         _DB[state_dir] = Database(state_dir)
     return _DB[state_dir]

@@ -1,7 +1,7 @@
 """Serving one file: HEAD, Range, ETag/Last-Modified and conditional requests, at disk speed.
 
-Contract: `file_response(path, st, attachment)` answers the current request for an already authorised,
-resolved regular file: 304 when the client's copy is current, 412 when a precondition fails, 206 for one
+Contract: `file_response(path, st, attachment)` answers the current request (`answer(req, ...)` any Werkzeug
+request: the lean path's) for an already authorised, resolved regular file: 304 when the client's copy is current, 412 when a precondition fails, 206 for one
 satisfiable byte range (If-Range honoured), 416 for an unsatisfiable one, else 200. Several ranges are
 answered with the whole file (allowed by RFC 9110). The body goes out through sendfile (see sendfile.py).
 
@@ -47,13 +47,13 @@ def content_disposition(name, attachment):
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def _not_modified_since(st):
+def _not_modified_since(request, st):
     since = request.headers.get("If-Modified-Since")
     stamp = parse_date(since) if since else None
     return stamp is not None and int(st.st_mtime) <= stamp.timestamp()
 
 
-def _precondition_failed(st, etag):
+def _precondition_failed(request, st, etag):
     if request.if_match and not request.if_match.contains(etag) and not request.if_match.star_tag:
         return True
     since = request.headers.get("If-Unmodified-Since")
@@ -61,7 +61,7 @@ def _precondition_failed(st, etag):
     return stamp is not None and int(st.st_mtime) > stamp.timestamp()
 
 
-def _range_applies(st, etag):
+def _range_applies(request, st, etag):
     """Whether a Range header should be honoured (If-Range, when present, must still match)."""
     if_range = request.if_range
     if not if_range or (if_range.etag is None and if_range.date is None):
@@ -72,14 +72,19 @@ def _range_applies(st, etag):
 
 
 def file_response(path, st, attachment=False):
-    """Answer GET/HEAD for one regular file; every answer carries the user-file headers."""
+    """Answer this request's GET/HEAD for one regular file; every answer carries the user-file headers."""
+    return answer(request, path, st, attachment)
+
+
+def answer(req, path, st, attachment=False):
+    """Answer the GET/HEAD request `req` for one regular file; every answer carries the user-file headers."""
     mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if mimetype.startswith("text/"):
         mimetype += "; charset=utf-8"
-    return mark_user_file(_file_response(path, st, attachment, mimetype), mimetype)
+    return mark_user_file(_file_response(req, path, st, attachment, mimetype), mimetype)
 
 
-def _file_response(path, st, attachment, mimetype):
+def _file_response(request, path, st, attachment, mimetype):
     etag = etag_of(st)
     headers = {
         "ETag": f'"{etag}"',
@@ -88,16 +93,16 @@ def _file_response(path, st, attachment, mimetype):
         "Cache-Control": "no-cache",
         "Content-Disposition": content_disposition(path.name, attachment),
     }
-    if _precondition_failed(st, etag):
+    if _precondition_failed(request, st, etag):
         return Response(status=412, headers=headers)
     if request.if_none_match:
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
-    elif _not_modified_since(st):
+    elif _not_modified_since(request, st):
         return Response(status=304, headers=headers)
     size, start, status = st.st_size, 0, 200
     length = size
-    if request.range and _range_applies(st, etag):
+    if request.range and _range_applies(request, st, etag):
         span = request.range.range_for_length(size) if len(request.range.ranges) == 1 else None
         if span is None and len(request.range.ranges) == 1:
             headers["Content-Range"] = f"bytes */{size}"

@@ -9,7 +9,7 @@ on_collision (a free name "a (2).txt" unless it says overwrite), as up2k and tus
 import os
 from urllib.parse import quote
 
-from flask import abort, jsonify, redirect, request
+from flask import abort, current_app, jsonify, redirect, request
 from flask import Request
 
 from appliance import storage
@@ -58,11 +58,19 @@ def _href(volume, relpath, is_dir=False):
 @handles("PUT", priority=900)
 def put_file():
     """Store the request body at this path (curl -T), making missing folders above it."""
-    read = body_reader(request.environ, request.content_length)
-    stored = context.ops().store(context.vpath(), read, length=request.content_length, make_parents=True)
-    response = jsonify(name=stored.path.name, href=_href(stored.volume, stored.relpath), sz=stored.size)
+    return store_put(context.ops(), request, current_app.json)
+
+
+def store_put(ops, req, json):
+    """Store the body of the PUT request `req` (a Werkzeug request) at its path, as `ops`'s principal, and
+    return the answer (201, or 200 when it replaced a file) built with the app's JSON provider `json`; shared
+    with the lean path."""
+    read = body_reader(req, req.content_length)
+    stored = ops.store(req.path, read, length=req.content_length, make_parents=True)
+    href = _href(stored.volume, stored.relpath)
+    response = json.response(name=stored.path.name, href=href, sz=stored.size)
     response.status_code = 200 if stored.replaced else 201
-    response.headers["Location"] = response.json["href"]
+    response.headers["Location"] = href
     return response
 
 

@@ -1,6 +1,6 @@
 """Security headers on every response: a strict CSP for the app's own pages, a sandbox for user files.
 
-Contract: `init_app(app)` installs an after_request hook. Every response gets `X-Content-Type-Options: nosniff`
+Contract: `init_app(app)` installs an after_request hook (`secure`, which the lean path calls itself). Every response gets `X-Content-Type-Options: nosniff`
 and `Referrer-Policy: same-origin`. A response marked with `mark_user_file(response, mimetype)` (download.py's
 file_response, the one place the web app serves volume files) carries appliance.filepolicy's user-file policy,
 which allows no script at all (WebDAV serves files with the same headers). The hook never replaces it.
@@ -34,15 +34,19 @@ def mark_user_file(response, mimetype):
     return response
 
 
-def _add_headers(response):
+def secure(response, config, is_secure):
+    """Add the security headers to a response (of a request over HTTPS when is_secure); returns it."""
     if not getattr(response, _MARK, False):
         response.headers["Content-Security-Policy"] = APP_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    config = context.config()
-    if config.get("web", "tls") and config.get("web", "hsts_seconds") and request.is_secure:
+    if config.get("web", "tls") and config.get("web", "hsts_seconds") and is_secure:
         response.headers["Strict-Transport-Security"] = f"max-age={config.get('web', 'hsts_seconds')}"
     return response
+
+
+def _add_headers(response):
+    return secure(response, context.config(), request.is_secure)
 
 
 def init_app(app):

@@ -8,7 +8,7 @@ Rules live in appliance/shares.py.
 
 A visitor opens `/-/s/<token>` (or `/-/s/<token>/<path below it>`), after its password form if it has one,
 and is sent on to the shared path itself with a share cookie. `attach_from_cookie` (called by
-auth.load_principal before every request) gives that visitor's principal the link's ShareGrant, so every
+auth.identify for every request) gives that visitor's principal the link's ShareGrant, so every
 handler (listing, downloads, zip, PUT, form upload, up2k, tus) serves them through the same access decision,
 confined to what was shared. Scripts send the token as copyparty's PW header instead (`u2c -a TOKEN`, or
 "TOKEN:PASSWORD"). The cookie holds the token and, for a password link, an HMAC over the link's id and
@@ -43,72 +43,77 @@ class Visit:
     csrf: str | None
 
 
-def _mac(text):
-    secret = context.db().secret("share-links")
+def _mac(db, text):
+    secret = db.secret("share-links")
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
-def _password_proof(row):
-    return _mac(f"password:{row['id']}:{row['password_hash']}")
+def _password_proof(db, row):
+    return _mac(db, f"password:{row['id']}:{row['password_hash']}")
 
 
-def _cookie_value(token, row):
-    return f"{token}.{_password_proof(row)}" if row["password_hash"] else token
+def _cookie_value(db, token, row):
+    return f"{token}.{_password_proof(db, row)}" if row["password_hash"] else token
 
 
 def _client_address():
-    from .auth import client_address   # late import: auth calls this module before every request
+    from .auth import client_address   # late import: auth calls this module for every request
     return client_address()
 
 
-def _visit(row, csrf):
+def _visit(ident, row, csrf):
     """Record the request's share link and add its grant to the request's principal."""
-    g.share = Visit(row, csrf)
-    g.principal = dataclasses.replace(g.principal, share=shares.grant(row))
+    ident.share = Visit(row, csrf)
+    ident.principal = dataclasses.replace(ident.principal, share=shares.grant(row))
 
 
-def _live(row):
+def _live(config, row):
     """Abort with 410 Gone when a found link no longer works."""
-    gone = shares.refusal(context.config(), row, time.time())
+    gone = shares.refusal(config, row, time.time())
     if gone:
         abort(410, gone)
 
 
-def attach_from_pw_header():
-    """Whether the PW header carries a share link's token ("TOKEN" or "TOKEN:PASSWORD"); attach it if so."""
-    token, _, password = request.headers.get("PW", "").partition(":")
-    row = shares.find(context.db(), token)
+def attach_from_pw_header(config, db, req, ident, addr):
+    """Whether the PW header of `req` carries a share link's token ("TOKEN" or "TOKEN:PASSWORD"); attach it
+    to `ident` (auth.Identity) if so. addr() is the client's address, for the password throttle."""
+    token, _, password = req.headers.get("PW", "").partition(":")
+    row = shares.find(db, token)
     if row is None:
         return False
-    _live(row)
-    if row["password_hash"] and not shares.unlock(context.config(), context.db(), row, password,
-                                                   _client_address()):
+    _live(config, row)
+    if row["password_hash"] and not shares.unlock(config, db, row, password, addr()):
         abort(401, "wrong password for this share link")
-    _visit(row, None)
+    _visit(ident, row, None)
     return True
 
 
-def attach_from_cookie():
-    """Attach the share cookie's link to this request; a dead one answers 410 (except on filedock's own
-    pages, so its error page still has its stylesheet) and the cookie is dropped."""
-    token, _, proof = request.cookies.get(COOKIE, "").partition(".")
-    row = shares.find(context.db(), token)
-    if row is None or (row["password_hash"] and not hmac.compare_digest(proof, _password_proof(row))):
-        g.share_gone = bool(token)
+def attach_from_cookie(config, db, req, ident):
+    """Attach the share cookie's link to `ident`; a dead one answers 410 (except on filedock's own pages, so
+    its error page still has its stylesheet) and marks the cookie to be dropped (ident.share_gone)."""
+    token, _, proof = req.cookies.get(COOKIE, "").partition(".")
+    row = shares.find(db, token)
+    if row is None or (row["password_hash"] and not hmac.compare_digest(proof, _password_proof(db, row))):
+        ident.share_gone = bool(token)
         return
-    gone = shares.refusal(context.config(), row, time.time())
+    gone = shares.refusal(config, row, time.time())
     if gone:
-        g.share_gone = True
-        if g.session is None and not request.path.startswith("/-/"):
+        ident.share_gone = True
+        if ident.session is None and not req.path.startswith("/-/"):
             abort(410, gone)
         return
-    _visit(row, _mac(f"csrf:{token}")[:43])
+    _visit(ident, row, _mac(db, f"csrf:{token}")[:43])
+
+
+def drop_dead_cookie(response, share_gone, cookies):
+    """Delete a dead share cookie (share_gone, see attach_from_cookie) the client sent; returns response."""
+    if share_gone and COOKIE in cookies:
+        response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 def _drop_dead_cookie(response):
-    if g.get("share_gone") and COOKIE in request.cookies:
-        response.delete_cookie(COOKIE, path="/")
-    return response
+    return drop_dead_cookie(response, g.get("share_gone"), request.cookies)
 
 
 def _password_page(token, error, status):
@@ -122,7 +127,7 @@ def landing(token, sub):
     row = shares.find(context.db(), token)
     if row is None:
         abort(404, "no such share link; check that it was copied whole")
-    _live(row)
+    _live(context.config(), row)
     opened = g.get("share") is not None and g.share.row["id"] == row["id"]
     if row["password_hash"] and not opened:
         if request.method != "POST":
@@ -137,7 +142,7 @@ def landing(token, sub):
         target += sub
     response = redirect(quote(target), code=303)
     # The cookie outlives the link, so that a visitor is told it expired (410) rather than asked to log in.
-    response.set_cookie(COOKIE, _cookie_value(token, row), max_age=context.config().get("web", "session_days") * 86400,
+    response.set_cookie(COOKIE, _cookie_value(context.db(), token, row), max_age=context.config().get("web", "session_days") * 86400,
                         httponly=True, samesite="Lax", secure=request.is_secure, path="/")
     return response
 

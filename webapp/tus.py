@@ -96,14 +96,14 @@ def _options(volume):
 
 def _append(upload_id, offset):
     length = request.content_length
-    return _engine(tus.append, upload_id, offset, body_reader(request.environ, length), length,
+    return _engine(tus.append, upload_id, offset, body_reader(request, length), length,
                    request.headers.get("Upload-Checksum"))
 
 
 @handles("OPTIONS", has_query("tus"), priority=20)
 def folder_options():
     """Advertise tus for uploads into this folder."""
-    volume, _ = find_volume(context.config().volumes, context.vpath())
+    volume, _ = find_volume(context.config(), context.vpath())
     return _options(volume)
 
 
