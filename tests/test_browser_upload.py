@@ -4,10 +4,10 @@ Checks what ends up on disk, byte for byte, and what went over the wire: a folde
 its structure (one file spans many chunks); an upload interrupted by a page reload finishes after the same file
 is added again, sending only the chunks the server lacked; a file the server already has is "deduplicated"
 without a single chunk; pause, resume and cancel; a corrupted chunk and a lost connection are sent again; the
-pure-JavaScript SHA-512 (used where crypto.subtle is missing) against hashlib, and a whole upload from a page
-that is not a secure context; the panel on a phone-sized screen.
+workers' chunk hashes against hashlib, from crypto.subtle (a secure context) and from hash-wasm's WebAssembly
+SHA-512 (a page that is not one), and a whole upload from each, checked by the hasher the workers report; the
+panel on a phone-sized screen.
 """
-import hashlib
 import json
 import os
 import sys
@@ -130,26 +130,28 @@ def held_chunks(page, server, name, let_through):
     return state, release
 
 
-def test_sha512_and_chunk_size_match_python(server, page):
-    page.goto(f"{server.url}/-/login")
-    pattern_sizes = [0, 1, 111, 112, 113, 127, 128, 129, 239, 240, 1000, MiB]
+@pytest.mark.parametrize("host, hasher", [("127.0.0.1", "subtle"), (LAN_HOST, "wasm")])
+def test_chunk_hashes_and_sizes_match_python(server, page, host, hasher):
+    """The workers' up2k chunk hashes (sha512, first 33 bytes, URL-safe base64) equal hashlib's, at SHA-512's
+    block and padding edges and across chunks; the chunk size rule is the server's."""
+    page.goto(f"{server.url.replace('127.0.0.1', host)}/-/login")
+    assert page.evaluate("window.isSecureContext") is (hasher == "subtle")
+    pattern_sizes = [0, 1, 111, 112, 113, 127, 128, 129, 239, 240, 1000, MiB, 3 * MiB + 5]
     file_sizes = [0, 1, MiB, 256 * MiB, 256 * MiB + 1, 300 * MiB, 4 * 1024 * MiB, 40 * 1024 * MiB, 10 ** 13]
     result = page.evaluate("""async ([sizes, fileSizes]) => {
-        const { sha512 } = await import("/-/static/sha512.js");
+        const { hashFile, hashersUsed } = await import("/-/static/hasher.js");
         const { chunkSize } = await import("/-/static/up2k-client.js");
-        const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
         const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * i + 7 * i) & 255);
-        return {
-            abc: hex(sha512(new TextEncoder().encode("abc"))),
-            patterns: sizes.map((n) => hex(sha512(pattern(n)))),
-            chunks: fileSizes.map(chunkSize),
-        };
+        const signal = new AbortController().signal;
+        const hashes = [];
+        for (const n of sizes) hashes.push(await hashFile(new File([pattern(n)], "p.bin"), 1 << 20, () => {}, signal));
+        return { hashes, hashers: hashersUsed(), chunks: fileSizes.map(chunkSize) };
     }""", [pattern_sizes, file_sizes])
-    assert result["abc"] == ("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-                             "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f")
-    for size, digest in zip(pattern_sizes, result["patterns"]):
+    assert result["hashers"] == [hasher]
+    for size, chunks in zip(pattern_sizes, result["hashes"]):
         data = bytes((i * i + 7 * i) & 255 for i in range(size))
-        assert digest == hashlib.sha512(data).hexdigest(), size
+        expected = [hashing.chunk_hash(data[at:at + MiB]) for at in range(0, size, MiB)]
+        assert chunks == expected, size
     assert result["chunks"] == [hashing.chunk_size(size) for size in file_sizes]
 
 
@@ -408,14 +410,18 @@ def test_corrupted_chunk_and_lost_connection_are_sent_again(server, page, folder
     assert sha256_file(base / "flaky.bin") == sha256_file(data)
 
 
-def test_upload_without_secure_context_uses_the_javascript_sha512(server, page, folder, tmp_path):
+@pytest.mark.parametrize("host, hasher", [("127.0.0.1", "subtle"), (LAN_HOST, "wasm")])
+def test_upload_hashes_with_subtle_in_a_secure_context_and_wasm_elsewhere(server, page, folder, tmp_path,
+                                                                          host, hasher):
     name, base = folder
-    lan_url = server.url.replace("127.0.0.1", LAN_HOST)
-    data = random_file(tmp_path / "lan.bin", 2 * MiB + 77)
-    login(page, lan_url, "admin", f"/{name}/")
-    assert page.evaluate("[window.isSecureContext, typeof crypto.subtle]") == [False, "undefined"]
+    url = server.url.replace("127.0.0.1", host)
+    data = random_file(tmp_path / "lan.bin", 5 * MiB + 77)
+    login(page, url, "admin", f"/{name}/")
+    secure = hasher == "subtle"
+    assert page.evaluate("[window.isSecureContext, typeof crypto.subtle]") == [secure, "object" if secure else "undefined"]
     page.set_input_files("#file-input", str(data))
     expect(upfile(page, "lan.bin")).to_have_attribute("data-state", "done")
+    assert page.evaluate("import('/-/static/hasher.js').then((m) => m.hashersUsed())") == [hasher]
     assert sha256_file(base / "lan.bin") == sha256_file(data)
 
 
