@@ -1,7 +1,7 @@
 # Dockerfile: the filedock OCI image. Serves /data with its config and database in /config: the web UI on
 # 8080, WebDAV on 8081, FTP/FTPS on 2121 with passive ports 30000-30009, SMB (Samba) on 4450, TFTP (off until
 # enabled) on 6969/udp.
-#   docker build -t filedock .
+#   make web-assets && docker build -t filedock .
 #   docker run -d -p 8080:8080 -p 8081:8081 -p 2121:2121 -p 30000-30009:30000-30009 \
 #       -e FILEDOCK_FTP__MASQUERADE_ADDRESS=192.168.1.20 -v /path/data:/data -v /path/config:/config \
 #       --user 1000:1000 filedock
@@ -35,7 +35,10 @@ RUN python3 -m venv /opt/filedock/venv \
 COPY pyproject.toml /opt/filedock/src/
 COPY appliance /opt/filedock/src/appliance
 COPY webapp /opt/filedock/src/webapp
-RUN /opt/filedock/venv/bin/pip install --no-cache-dir --no-deps /opt/filedock/src
+# webapp/static/vendor/ is made by `make web-assets` (npm), not kept in git: refuse to build an image without it.
+RUN test -s /opt/filedock/src/webapp/static/vendor/hash-wasm-sha512.js \
+    || { echo "webapp/static/vendor/hash-wasm-sha512.js is missing: run make web-assets first" >&2; exit 1; } \
+    && /opt/filedock/venv/bin/pip install --no-cache-dir --no-deps /opt/filedock/src
 COPY --chmod=0755 image/docker-entrypoint.sh /opt/filedock/docker-entrypoint.sh
 
 # Fixed UID/GID 1000; `docker run --user UID:GID` picks another (see docs/deployment.md).

@@ -20,7 +20,14 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Node.js (with npm) comes with the machine; Debian's nodejs is the fallback.
 NODE_PACKAGE := $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: install run test test-deps bench oci-image sdimage lock clean
+.PHONY: install web-assets run test test-deps bench oci-image sdimage lock clean
+
+# The browser libraries the web app serves, installed by npm exactly as package-lock.json pins them; the one
+# file each needs is copied to webapp/static/vendor/ (gitignored, served as /-/static/vendor/, shipped in the
+# pip package, the OCI image and the Ansible role's source archive, each of which refuses to go without it).
+# Today: hash-wasm's SHA-512 (WebAssembly), which the uploader's hashing workers use where crypto.subtle is
+# missing (plain http on a LAN address).
+WEB_ASSETS := webapp/static/vendor/hash-wasm-sha512.js
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +36,17 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "the web app's browser libraries need npm (apt-get install npm)" >&2; exit 2; }
+	npm ci --silent --no-audit --no-fund
+
+webapp/static/vendor/hash-wasm-sha512.js: node_modules/.package-lock.json
+	mkdir -p $(@D)
+	cp node_modules/hash-wasm/dist/sha512.umd.min.js $@
+
+web-assets: $(WEB_ASSETS)
+
+install: $(VENV)/.installed $(WEB_ASSETS)
 
 run: install
 	@test -f $(CONFIG) || $(VENV)/bin/filedock init --root $(ROOT) --config $(CONFIG)
@@ -58,20 +75,20 @@ test-deps: $(VENV)/.test-installed $(BUILD_VENV)/.installed
 	  mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
 	  $(SUDO) update-binfmts --enable qemu-aarch64; }
 
-test: test-deps
+test: test-deps $(WEB_ASSETS)
 	$(PY) -m pytest -q tests
 
-bench: test-deps
+bench: test-deps $(WEB_ASSETS)
 	bash bench/run
 
 # The OCI image from the Dockerfile, without a Docker engine (needs root, debootstrap, buildah);
 # ARCH=arm64 for Pis and ARM NAS boxes (through qemu-user-static on other machines).
-oci-image:
+oci-image: $(WEB_ASSETS)
 	image/build-oci $(if $(ARCH),--arch $(ARCH))
 
 # The Raspberry Pi SD-card image (arm64) in dist/: .img.xz, .bmap, SHA256SUMS (needs root; README, "Raspberry
 # Pi"). Downloads are cached in /var/cache/filedock-sdimage for the next build.
-sdimage: $(BUILD_VENV)/.installed
+sdimage: $(BUILD_VENV)/.installed $(WEB_ASSETS)
 	@missing=""; for p in $(DEB_SDIMAGE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && \
@@ -88,4 +105,4 @@ lock:
 	  --no-emit-find-links --no-header -o requirements.lock requirements.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules webapp/static/vendor

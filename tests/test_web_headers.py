@@ -27,7 +27,7 @@ import requests
 
 SANDBOX = "sandbox"
 APP_DIRECTIVES = {
-    "default-src": "'self'", "script-src": "'self'", "style-src": "'self'", "object-src": "'none'",
+    "default-src": "'self'", "script-src": "'self' 'wasm-unsafe-eval'", "style-src": "'self'", "object-src": "'none'",
     "base-uri": "'none'", "form-action": "'self'", "frame-ancestors": "'self'", "connect-src": "'self'",
 }
 

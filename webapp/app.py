@@ -4,7 +4,10 @@ Contract: the app keeps no state between requests beyond a per-process database 
 config (appliance.liveconfig, which every worker checks against the file on its own); sessions,
 throttling and upload state live in the database, so any number of gunicorn workers (or nodes) can serve
 any request. Parts register themselves through init_app or blueprints; the factory reads as a list of parts.
+The app refuses to be built without the static files the build makes (BUILT_ASSETS, `make web-assets`): a page
+whose uploader cannot hash must not ship.
 """
+import os
 import time
 
 from flask import Flask
@@ -14,10 +17,16 @@ from appliance.liveconfig import LiveConfig
 from . import (account, admin, archive, auth, browse, connect, dispatch, errors, fileops, headers,  # noqa: F401
                health, lean, metrics, search, shares, thumbs, tus, up2k)  # (handlers register on import)
 
+# Static files that are not in git: `make web-assets` copies them from npm packages (package-lock.json).
+BUILT_ASSETS = ("vendor/hash-wasm-sha512.js",)
+
 
 def create_app(config):
     """Build the WSGI app for a validated appliance.config.Config."""
     app = Flask(__name__, static_url_path="/-/static")
+    missing = [name for name in BUILT_ASSETS if not os.path.isfile(os.path.join(app.static_folder, name))]
+    if missing:
+        raise RuntimeError(f"webapp/static/{missing[0]} is missing: build it with `make web-assets`")
     app.extensions["filedock.live"] = LiveConfig(config)   # every worker process checks the file itself
     app.config["MAX_FORM_MEMORY_SIZE"] = 1 << 20
     app.json.sort_keys = False

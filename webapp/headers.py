@@ -18,7 +18,8 @@ from . import context
 # The app's pages: module scripts, the stylesheet, the icon sprite and the hashing Web Workers (module workers)
 # all come from /-/static and the API from the same origin; nothing inline, nothing from elsewhere. data: and blob:
 # pictures, media and workers are not used today; they are allowed for local previews (no remote origin).
-APP_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+# 'wasm-unsafe-eval' lets the hashing workers compile hash-wasm's SHA-512 (WebAssembly); it allows no eval().
+APP_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
            "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
            "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 

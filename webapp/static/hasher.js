@@ -2,10 +2,16 @@
 // chunks of a file are hashed at once and the page never stalls.
 //   hashFile(file, chunkSize, onHashed, signal) resolves to the list of chunk hashes in file order;
 //   onHashed(bytes) is called as each chunk is done; an aborted signal rejects with its reason.
+//   hashersUsed() lists which hashers the workers used so far ("subtle", "wasm": see hasher-worker.js).
 const POOL_SIZE = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
 const pool = [];
 const calls = new Map();   // message id -> {resolve, reject}
+const used = new Set();
 let nextId = 0;
+
+export function hashersUsed() {
+  return [...used];
+}
 
 function worker(index) {
   if (!pool[index]) {
@@ -13,7 +19,9 @@ function worker(index) {
     w.onmessage = ({ data }) => {
       const call = calls.get(data.id);
       calls.delete(data.id);
-      if (data.error) call.reject(new Error(data.error)); else call.resolve(data.hash);
+      if (data.error) return call.reject(new Error(data.error));
+      used.add(data.hasher);
+      call.resolve(data.hash);
     };
     w.onerror = (event) => {
       event.preventDefault();

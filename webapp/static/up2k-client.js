@@ -2,7 +2,8 @@
 // webapp/up2k.py): the chunk size of a file, the handshake, and one chunk POST.
 //   chunkSize(size): bytes per chunk, the same rule as appliance.uploads.hashing.chunk_size
 //   handshake(folderUrl, {name, size, lmod, hash}) -> {name, hash: [still needed], wark, purl, ...}
-//   sendChunk(url, wark, hash, blob, {signal, onSent}) -> resolves when the server verified and kept it
+//   sendChunk(url, wark, hash, blob, {signal, onSent}) -> resolves when the server verified and kept it;
+//     hash may name consecutive chunks, "hash,hash,...", whose bytes follow each other in blob
 // Failures reject with an Error whose .status is the HTTP status, or 0 when the server was not reached
 // (retry those later); an aborted signal rejects with an AbortError.
 import { call, csrfToken } from "./api.js";

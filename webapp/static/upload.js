@@ -18,6 +18,7 @@ import { hashFile } from "./hasher.js";
 import { chunkSize, handshake, sendChunk } from "./up2k-client.js";
 
 const CHUNKS_AT_ONCE = 4;        // browsers allow six connections per server; leave room for the rest
+const STITCH_BYTES = 8 << 20;    // consecutive missing chunks go in one POST up to this size (at least one)
 const FILES_AT_ONCE = 3;         // so the next files' handshakes overlap the tail of the current one
 const MAX_TRIES = 10;            // network errors and 5xx, with backoff: about two and a half minutes
 const MAX_IDLE_ROUNDS = 4;       // handshake rounds without progress before a file counts as failed
@@ -37,6 +38,27 @@ const backoff = (attempt) => Math.min(30000, 500 * 2 ** attempt) * (0.75 + Math.
 
 const retryable = (error) => error.status === 0 || error.status === 429 || error.status >= 500;
 
+// The POSTs that send the missing chunks (`needed`: hashes in file order, each once): runs of chunks that
+// follow each other in the file share one POST, named "hash,hash,..." in X-Up2k-Hash, up to STITCH_BYTES.
+// Fewer, larger requests: the per-request work (the server's and the browser's) is paid once per run.
+function stitch(needed, chunks, size, file) {
+  const posts = [];
+  let post = null;
+  for (const hash of needed) {
+    const { at, bytes } = chunks.get(hash);
+    if (!post || at !== post.end || (post.end - post.start + 1) * size > STITCH_BYTES) {
+      post = { hashes: [], start: at, end: at, bytes: 0 };
+      posts.push(post);
+    }
+    post.hashes.push(hash);
+    post.end = at + 1;
+    post.bytes += bytes;
+  }
+  return posts.map(({ hashes, start, end, bytes }) => ({
+    header: hashes.join(","), bytes, blob: file.slice(start * size, Math.min(file.size, end * size)),
+  }));
+}
+
 class Job {
   constructor(folderUrl, { file, path }) {
     const cut = path.lastIndexOf("/") + 1;
@@ -48,7 +70,7 @@ class Job {
     this.state = "queued";
     this.hashed = 0;       // bytes hashed
     this.stored = 0;       // bytes the server holds
-    this.inflight = new Map();   // chunk hash -> bytes of it sent so far
+    this.inflight = new Map();   // X-Up2k-Hash of a POST in flight -> bytes of it sent so far
     this.error = "";
     this.started = false;  // runFile has taken it
     this.controller = new AbortController();
@@ -235,18 +257,19 @@ export class UploadQueue extends EventTarget {
       if (!reply.hash.length) return this.finish(job, job.size ? "deduplicated" : "done");
 
       const size = chunkSize(job.size);
-      const chunks = new Map();   // hash -> {blob: its first occurrence, bytes: over all occurrences}
+      const chunks = new Map();   // hash -> {at: its first chunk index, bytes: over all its occurrences}
       hashes.forEach((hash, index) => {
         const length = Math.min(size, job.size - index * size);
         const chunk = chunks.get(hash);
         if (chunk) chunk.bytes += length;
-        else chunks.set(hash, { blob: job.file.slice(index * size, index * size + length), bytes: length });
+        else chunks.set(hash, { at: index, bytes: length });
       });
       for (let idleRounds = 0; reply.hash.length;) {
         const missing = reply.hash.reduce((sum, hash) => sum + chunks.get(hash).bytes, 0);
         const before = job.stored = job.size - missing;
         this.changed();
-        const refusals = await Promise.all(reply.hash.map((hash) => this.sendWithRetry(job, hash, chunks.get(hash), reply.wark)));
+        const posts = stitch(reply.hash, chunks, size, job.file);
+        const refusals = await Promise.all(posts.map((post) => this.sendWithRetry(job, post, reply.wark)));
         reply = await this.retrying(() => handshake(job.url, offer), signal);
         if (job.stored > before) idleRounds = 0;
         else if (++idleRounds >= MAX_IDLE_ROUNDS) throw new Error(refusals.find(Boolean) || "The server keeps refusing this file.");
@@ -261,16 +284,17 @@ export class UploadQueue extends EventTarget {
     }
   }
 
-  // Send one chunk until it is stored. Resolves to "" when stored, or to the server's message when it refused
-  // the chunk in a way the next handshake sorts out (a corrupted chunk, an upload the server forgot); throws
-  // when the file cannot be uploaded (rights, size, disk full, the network gone for good, cancelled).
-  async sendWithRetry(job, hash, chunk, wark) {
+  // Send one POST of chunks (see stitch) until they are stored. Resolves to "" when stored, or to the server's
+  // message when it refused a chunk in a way the next handshake sorts out (a corrupted chunk, an upload the
+  // server forgot); throws when the file cannot be uploaded (rights, size, disk full, the network gone for
+  // good, cancelled).
+  async sendWithRetry(job, post, wark) {
     const signal = job.controller.signal;
     for (let attempt = 0; ;) {
       await this.slots.acquire(signal);
       let error;
       try {
-        error = await this.sendOnce(job, hash, chunk, wark);
+        error = await this.sendOnce(job, post, wark);
       } finally {
         this.slots.release();
       }
@@ -283,31 +307,31 @@ export class UploadQueue extends EventTarget {
     }
   }
 
-  // One POST of a chunk: resolves to null when the server stored it, or to the error.
-  async sendOnce(job, hash, chunk, wark) {
+  // One POST of chunks: resolves to null when the server stored them, or to the error.
+  async sendOnce(job, post, wark) {
     const sending = new AbortController();
     const stop = () => sending.abort();
     job.controller.signal.addEventListener("abort", stop, { once: true });
     this.sending.add(sending);
     let counted = 0;
     try {
-      await sendChunk(job.url, wark, hash, chunk.blob, {
+      await sendChunk(job.url, wark, post.header, post.blob, {
         signal: sending.signal,
         onSent: (bytes) => {
           this.wire += bytes - counted;
           counted = bytes;
-          job.inflight.set(hash, bytes);
+          job.inflight.set(post.header, bytes);
           this.changed();
         },
       });
-      job.stored += chunk.bytes;
+      job.stored += post.bytes;
       return null;
     } catch (error) {
       return error;
     } finally {
       job.controller.signal.removeEventListener("abort", stop);
       this.sending.delete(sending);
-      job.inflight.delete(hash);
+      job.inflight.delete(post.header);
       this.changed();
     }
   }

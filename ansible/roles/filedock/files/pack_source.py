@@ -7,6 +7,8 @@ import sys
 import tarfile
 
 PARTS = ["pyproject.toml", "requirements.lock", "appliance", "webapp", "docs"]
+# Made by the build, not in git (the Makefile's web-assets; webapp/app.py's BUILT_ASSETS): never pack without.
+BUILT = ["webapp/static/vendor/hash-wasm-sha512.js"]
 
 
 def members(root):
@@ -26,6 +28,9 @@ def normalized(info):
 
 
 root, archive = sys.argv[1], sys.argv[2]
+for name in BUILT:
+    if not os.path.isfile(os.path.join(root, name)):
+        sys.exit(f"pack_source: {name} is missing from {root}: run `make web-assets` there first")
 with tarfile.open(archive + ".new", "w", format=tarfile.GNU_FORMAT) as tar:
     for name in members(root):
         tar.add(os.path.join(root, name), name, recursive=False, filter=normalized)
