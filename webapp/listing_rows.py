@@ -26,13 +26,19 @@ from markupsafe import Markup, escape
 
 def rows(listing, filetypes, boxes=False):
     """The <tr> rows of a listing dict (browse.listing_for) for the browse page's table body."""
-    dates = {}
+    dates, sizes = {}, {}   # a folder's files mostly share their minutes and often their sizes
 
     def date(ts):
         minute = ts // 60
         text = dates.get(minute)
         if text is None:
             text = dates[minute] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+        return text
+
+    def size(sz):
+        text = sizes.get(sz)
+        if text is None:
+            text = sizes[sz] = do_filesizeformat(sz, True)
         return text
 
     def box(name):
@@ -51,6 +57,6 @@ def rows(listing, filetypes, boxes=False):
             marks += f' data-tags="{escape(json.dumps(entry["tags"], separators=(",", ":")))}"'
         link = f"<a class=k-{kind} href=" if kind != "file" else "<a href="
         out.append(f'<tr{marks}><td>{box(name)}<td>{link}{entry["href"]}>{name}</a>'
-                   f'<td data-s={entry["sz"]}>{do_filesizeformat(entry["sz"], True)}'
+                   f'<td data-s={entry["sz"]}>{size(entry["sz"])}'
                    f'<td data-t={entry["ts"]}>{date(entry["ts"])}\n')
     return Markup("".join(out))
