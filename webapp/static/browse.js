@@ -388,6 +388,10 @@ document.documentElement.classList.add("js");
 for (const el of [selectAll, $("act-mkdir"), document.querySelector(".viewswitch")]) if (el) el.hidden = false;
 if ($("more-button")) mountMenu($("more-button"));
 setView(prefs.get("view", "list"));
-render(true);
-viewer.sync();
+// The rows are the server's: the browser paints them first (on a slow phone the folder shows sooner), then
+// they get their boxes and local dates (or are put in the remembered order).
+requestAnimationFrame(() => setTimeout(() => {
+  render(true);
+  viewer.sync();
+}));
 mountShare(listing, () => (selected.size === 1 ? entryUrl([...selected][0]) : null));
