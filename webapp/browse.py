@@ -88,7 +88,7 @@ def breadcrumbs(path):
 
 def _compressed(body, mimetype):
     """A listing response, gzipped (fast level) when the client accepts it and it is big enough to matter:
-    a 2000-entry page is about 1 MB of HTML, 60 KB gzipped, which a phone on Wi-Fi notices."""
+    a 2000-entry page is 223 KB of HTML, 15 KB gzipped at level 1 in under 2 ms (level 9: 14.4 KB, 24 ms)."""
     response = Response(body, mimetype=mimetype)
     response.vary.add("Accept-Encoding")
     if len(body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
