@@ -401,3 +401,18 @@ def test_a_name_with_markup_characters_is_shown_and_works(server, page, nojs_pag
     answer_dialog(page, "plain.txt")
     expect(row(page, "plain.txt")).to_be_visible()
     assert (base / "plain.txt").read_bytes() == b"odd but fine\n" and not (base / ODD).exists()
+
+
+def test_the_server_rows_are_kept_in_the_script_order(server, page, folder):
+    name, base, _ = folder
+    for file in ("track10.txt", "track2.txt", "track1.txt"):
+        (base / "sub" / file).write_bytes(b"x")
+    # the server's rows, as parsed (browse.js takes them over a frame later)
+    page.add_init_script("""document.addEventListener("DOMContentLoaded",
+      () => { window.serverRows = [...document.querySelectorAll("#rows tr")]; })""")
+    login(page, server, "admin", f"/{name}/sub/")
+    names = lambda: page.locator("#rows tr").evaluate_all("rows => rows.map((r) => r.dataset.name)")
+    expect(row(page, "track10.txt")).to_have_count(1)
+    # the server sorts by str.lower (track10 before track2), the page by numeric collation: moved, not rebuilt
+    assert names() == ["deeper", "inner.txt", "track1.txt", "track2.txt", "track10.txt"]
+    assert page.evaluate("window.serverRows.length === 5 && window.serverRows.every((r) => r.isConnected)")

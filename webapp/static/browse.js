@@ -1,6 +1,6 @@
 // The browse page's behaviour on top of the server-rendered table (which works without it): list/grid
 // view, sorting, selection, and the file actions. The listing is read from the table itself (rows.js
-// readListing; the page carries no other copy) and its rows kept when they are in the order shown. After
+// readListing; the page carries no other copy) and its rows kept, put in the order shown. After
 // every change the listing is fetched again (?ls) and the rows re-rendered. Opening a folder of the same rights is done in place (history.pushState, the
 // listing fetched, rows and breadcrumbs re-rendered; Back and Forward likewise), so the audio player keeps
 // playing; a folder with other rights (other toolbar actions) is a full page load. Viewable files open in
@@ -10,7 +10,7 @@ import { readDrop } from "./drop.js";
 import { mountMenu } from "./menu.js";
 import { Player } from "./player.js";
 import {
-  TAG_KEYS, adoptRows, hasTags, icon, kindOf, readListing, renderCrumbs, renderRows, rowsMatch, sortEntries,
+  TAG_KEYS, adoptRows, hasTags, icon, kindOf, orderRows, readListing, renderCrumbs, renderRows, sortEntries,
 } from "./rows.js";
 import { mountShare } from "./share.js";
 import { ask, clearError, showError, showStatus } from "./ui.js";
@@ -44,12 +44,12 @@ function currentSort() {
 // The entries in the order shown.
 const shown = () => sortEntries(listing, currentSort());
 
-// Show the listing in the order chosen; `adopt`: the rows are the server's, kept if they are in that order.
+// Show the listing in the order chosen; `adopt`: the rows are the server's, kept (and put in that order).
 function render(adopt = false) {
   const entries = shown();
   const order = currentSort();
   const withTags = hasTags(listing);
-  if (adopt && !withTags && rowsMatch(tbody, entries)) adoptRows(tbody, entries);
+  if (adopt && !withTags && orderRows(tbody, entries)) adoptRows(tbody, entries);
   else renderRows(tbody, entries, selected, withTags);
   table.classList.toggle("with-tags", withTags);
   $("empty").hidden = entries.length > 0;

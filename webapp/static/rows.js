@@ -1,9 +1,9 @@
 // The browse page's table rows and breadcrumbs. The server renders the rows (webapp/listing_rows.py, whose
 // docstring gives their markup); readListing() takes the listing back from them and the table's data
-// attributes, adoptRows() gives the server's rows their selection boxes and local dates, and renderRows()
-// builds the same markup from a listing fetched as JSON (?ls). Audio files may carry "tags" (artist, album,
-// title, track, duration, bitrate); a folder where at least half the files do is a music folder, whose list
-// view shows the tag columns.
+// attributes; orderRows() and adoptRows() give the server's rows the order shown, their selection boxes and
+// local dates; renderRows() builds the same markup from a listing fetched as JSON (?ls). Audio files may
+// carry "tags" (artist, album, title, track, duration, bitrate); a folder where at least half the files do
+// is a music folder, whose list view shows the tag columns.
 
 const SPRITE = "/-/static/icons.svg#";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -173,14 +173,17 @@ export function readListing(table) {
   return listing;
 }
 
-// Whether the table body shows `entries` in their order, without tag cells: then adoptRows() can keep
-// its rows instead of building them again.
-export function rowsMatch(tbody, entries) {
-  const rows = tbody.rows;
-  if (rows.length !== entries.length) return false;
-  for (let i = 0; i < rows.length; i++) {
-    if (rows[i].cells.length !== 4 || rows[i].cells[1].firstElementChild.textContent !== entries[i].name) return false;
+// Put the server-rendered rows in the order of `entries` (moving them, not building new ones); false when
+// they do not hold exactly those entries without tag cells, and adoptRows() cannot take them over.
+export function orderRows(tbody, entries) {
+  const rows = new Map();
+  for (const tr of tbody.rows) {
+    if (tr.cells.length !== 4) return false;
+    rows.set(tr.cells[1].firstElementChild.textContent, tr);
   }
+  if (rows.size !== entries.length || !entries.every((e) => rows.has(e.name))) return false;
+  const ordered = entries.map((e) => rows.get(e.name));
+  if (ordered.some((tr, i) => tr !== tbody.rows[i])) tbody.append(...ordered);
   return true;
 }
 
