@@ -1,8 +1,9 @@
 """The rows of the browse page's file table, as one string of HTML: the page's only copy of the listing.
 
 Contract: rows(listing, filetypes, boxes) takes the listing dict of browse.listing_for (folders then files,
-in its order) and answers Markup with one <tr> per entry, the same markup webapp/static/rows.js builds, so
-that browse.js reads its state back from it (rows.js readRows) instead of from a second, JSON copy:
+in its order) and answers Markup with one <tr> per entry, the markup webapp/static/rows.js builds too (it
+adds data-name, the boxes and tag cells), so that browse.js reads its state back from it (rows.js
+readListing) instead of from a second, JSON copy:
 
     <tr[ data-th][ data-tags="JSON"]><td>[BOX]<td><a[ class=k-KIND] href=HREF>NAME</a><td[ data-s=BYTES]>SIZE<td data-t=MTIME>DATE
 
