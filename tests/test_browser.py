@@ -119,7 +119,7 @@ def test_browse_upload_rename_delete(server, page, folder):
     page.set_input_files("#file-input", files=[{"name": "up load.bin", "mimeType": "application/octet-stream",
                                                 "buffer": data}])
     expect(row(page, "up load.bin")).to_be_visible()
-    expect(row(page, "up load.bin").locator(".c-size")).to_have_text("120.6 KiB")
+    expect(row(page, "up load.bin").locator("td").nth(-2)).to_have_text("120.6 KiB")
     assert sha256((base / "up load.bin").read_bytes()) == sha256(data)
 
     select(page, "up load.bin")
@@ -278,17 +278,23 @@ def nojs_page(browser):
     ctx.close()
 
 
+def nojs_row(page, name):
+    """A row of the table by its link (the server's rows carry no data-name: browse.js adds it)."""
+    return page.locator("#rows tr").filter(has=page.get_by_role("link", name=name, exact=True))
+
+
 def test_page_is_complete_without_javascript(server, nojs_page, folder):
     name, base, _ = folder
     page = nojs_page
     login(page, server, "admin", f"/{name}/")
     mtime = int((base / "notes.txt").stat().st_mtime)
     when = datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")
-    expect(row(page, "notes.txt").locator(".c-date")).to_have_text(when)
-    expect(row(page, "big.bin").locator(".c-size")).to_have_text("293.0 KiB")
+    expect(nojs_row(page, "notes.txt").locator("td").nth(-1)).to_have_text(when)
+    expect(nojs_row(page, "big.bin").locator("td").nth(-2)).to_have_text("293.0 KiB")
     expect(page.locator(".crumbs [aria-current=page]")).to_have_text(name)
-    # Ticked boxes and the Download button submit as ?zip&sel=...
-    row(page, "notes.txt").locator("input[name=sel]").check()
+    # The page for selecting has the boxes; ticked boxes and the Download button submit as ?zip&sel=...
+    page.click("text=Select files to download")
+    nojs_row(page, "notes.txt").locator("input[name=sel]").check()
     with page.expect_download() as download:
         page.click("#act-zip")
     with zipfile.ZipFile(download.value.path()) as archive:
@@ -304,5 +310,109 @@ def test_upload_form_without_javascript(server, nojs_page, folder):
                                                 "buffer": b"no script needed\n"}])
     page.get_by_role("button", name="Send").click()
     page.wait_for_url(f"{server.url}/{name}/")
-    expect(row(page, "plain.txt")).to_be_visible()
+    expect(nojs_row(page, "plain.txt")).to_be_visible()
     assert (base / "plain.txt").read_bytes() == b"no script needed\n"
+
+
+# The page's rows as the script sees them: name, href, size and date cells (browse.js may have re-rendered).
+ROWS = """rows => rows.map((r) => {
+  const a = r.cells[1].querySelector("a");
+  return [a.textContent, a.getAttribute("href"), r.cells[r.cells.length - 2].textContent,
+          r.cells[r.cells.length - 1].textContent];
+})"""
+
+
+def human(size):
+    """Jinja's filesizeformat(binary=True), which the page shows."""
+    if size == 1:
+        return "1 Byte"
+    if size < 1024:
+        return f"{size} Bytes"
+    unit, prefixes = 1024, ["KiB", "MiB", "GiB"]
+    for prefix in prefixes:
+        if size < unit * 1024:
+            return f"{size / unit:.1f} {prefix}"
+        unit *= 1024
+    raise AssertionError(size)
+
+
+def expected_rows(base):
+    """What the listing of a folder must show: folders first, then files, each by name; UTC dates."""
+    items = sorted(base.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower()))
+    when = lambda p: datetime.fromtimestamp(int(p.stat().st_mtime), timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return [[p.name, quote(p.name) + "/", "", when(p)] if p.is_dir()
+            else [p.name, quote(p.name), human(p.stat().st_size), when(p)] for p in items]
+
+
+def test_nojs_page_lists_a_big_folder_exactly(server, nojs_page, folder):
+    name, base, _ = folder
+    big = base / "many"
+    big.mkdir()
+    for i in range(2000):
+        (big / f"f{i:05d}.bin").write_bytes(b"x" * (i % 3000))
+    (big / "sub").mkdir()
+    login(nojs_page, server, "admin", f"/{name}/many/")
+    rows = nojs_page.locator("#rows tr").evaluate_all(ROWS)
+    assert rows == expected_rows(big)
+    assert not nojs_page.locator("#rows input").count()          # the boxes are on the ?select page
+    nojs_page.click("text=Select files to download")
+    expect(nojs_page.locator("#rows input[name=sel]")).to_have_count(2001)
+
+
+def test_script_state_matches_the_folder_after_navigation(server, page, folder):
+    name, base, _ = folder
+    login(page, server, "admin", f"/{name}/")
+    tz_free = lambda rows: [r[:3] for r in rows]     # the script shows dates in local time
+    expect(page.locator("#rows tr")).to_have_count(len(expected_rows(base)))
+    assert tz_free(page.locator("#rows tr").evaluate_all(ROWS)) == tz_free(expected_rows(base))
+    # the rows are the server's, adopted: each has its box and name
+    assert page.locator("#rows tr").evaluate_all("rs => rs.every((r) => r.dataset.name && r.querySelector('input[name=sel]'))")
+    page.get_by_role("link", name="sub", exact=True).click()
+    page.wait_for_url(f"{server.url}/{name}/sub/")
+    expect(row(page, "deeper")).to_be_visible()
+    assert tz_free(page.locator("#rows tr").evaluate_all(ROWS)) == tz_free(expected_rows(base / "sub"))
+    page.go_back()
+    page.wait_for_url(f"{server.url}/{name}/")
+    expect(row(page, "notes.txt")).to_be_visible()
+    assert tz_free(page.locator("#rows tr").evaluate_all(ROWS)) == tz_free(expected_rows(base))
+    # the state the actions use is the folder shown: a selection there downloads from it
+    select(page, "notes.txt")
+    with page.expect_download() as download:
+        page.click("#act-zip")
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert archive.namelist() == ["notes.txt"]
+
+
+ODD = """a <b>&amp; "q" 'x'.txt"""
+
+
+def test_a_name_with_markup_characters_is_shown_and_works(server, page, nojs_page, folder):
+    name, base, _ = folder
+    (base / ODD).write_bytes(b"odd but fine\n")
+    login(nojs_page, server, "admin", f"/{name}/")
+    link = nojs_row(nojs_page, ODD).get_by_role("link")
+    expect(link).to_have_text(ODD)
+    assert link.get_attribute("href") == quote(ODD)
+    login(page, server, "admin", f"/{name}/")
+    expect(nojs_row(page, ODD).get_by_role("link")).to_have_text(ODD)
+    assert page.request.get(f"{server.url}/{name}/{quote(ODD)}").body() == b"odd but fine\n"
+    nojs_row(page, ODD).locator("input[name=sel]").check()
+    page.click("#act-rename")
+    answer_dialog(page, "plain.txt")
+    expect(row(page, "plain.txt")).to_be_visible()
+    assert (base / "plain.txt").read_bytes() == b"odd but fine\n" and not (base / ODD).exists()
+
+
+def test_the_server_rows_are_kept_in_the_script_order(server, page, folder):
+    name, base, _ = folder
+    for file in ("track10.txt", "track2.txt", "track1.txt"):
+        (base / "sub" / file).write_bytes(b"x")
+    # the server's rows, as parsed (browse.js takes them over a frame later)
+    page.add_init_script("""document.addEventListener("DOMContentLoaded",
+      () => { window.serverRows = [...document.querySelectorAll("#rows tr")]; })""")
+    login(page, server, "admin", f"/{name}/sub/")
+    names = lambda: page.locator("#rows tr").evaluate_all("rows => rows.map((r) => r.dataset.name)")
+    expect(row(page, "track10.txt")).to_have_count(1)
+    # the server sorts by str.lower (track10 before track2), the page by numeric collation: moved, not rebuilt
+    assert names() == ["deeper", "inner.txt", "track1.txt", "track2.txt", "track10.txt"]
+    assert page.evaluate("window.serverRows.length === 5 && window.serverRows.every((r) => r.isConnected)")

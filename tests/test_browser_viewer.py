@@ -82,7 +82,7 @@ def row(page, name):
 
 def open_row(page, name):
     """A real click on a row's link."""
-    row(page, name).locator(".c-name a").click()
+    row(page, name).get_by_role("link", name=name, exact=True).click()
 
 
 def test_anonymous_gets_the_login_form_and_lands_on_the_asked_page(server, browser, folder):

@@ -5,14 +5,16 @@ listing as JSON for `?ls` / `Accept: application/json` (format in docs/http-api.
 tags the index holds for them, read in one query per listing). A drop box (upload right without read) gets
 the page with an empty listing so its uploader works. GET on a file needs read or get (g); a folder URL
 without its trailing slash is redirected. filedock's temporary files and symlinks that leave the volume are
-never listed. A JSON file entry whose thumbnail is made has `"thumb": true` (webapp/thumbs.py).
+never listed. A JSON file entry whose thumbnail is made has `"thumb": true` (webapp/thumbs.py). The page
+carries the listing once, as table rows (webapp/listing_rows.py); `?select` adds the selection boxes for a
+browser without JavaScript.
 """
 import gzip
 import json
 import re
 from urllib.parse import quote
 
-from flask import Response, redirect, render_template, request
+from flask import Response, current_app, redirect, render_template, request
 
 from appliance import tags
 from appliance.access import Right
@@ -22,6 +24,7 @@ from . import context
 from .auth import csrf_token
 from .dispatch import handles
 from .download import file_response
+from .listing_rows import rows
 from .thumbs import marked
 
 GZIP_FROM = 16 << 10
@@ -85,7 +88,7 @@ def breadcrumbs(path):
 
 def _compressed(body, mimetype):
     """A listing response, gzipped (fast level) when the client accepts it and it is big enough to matter:
-    a 2000-entry page is about 1 MB of HTML, 60 KB gzipped, which a phone on Wi-Fi notices."""
+    a 2000-entry page is 223 KB of HTML, 15 KB gzipped at level 1 in under 2 ms (level 9: 14.4 KB, 24 ms)."""
     response = Response(body, mimetype=mimetype)
     response.vary.add("Accept-Encoding")
     if len(body) >= GZIP_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -98,8 +101,10 @@ def _folder(listing):
     body = listing_for(listing)
     if context.wants_json():
         return _compressed(json.dumps(body, separators=(",", ":")).encode(), "application/json")
-    page = render_template("browse.html", listing=body, breadcrumbs=breadcrumbs(listing.vpath),
-                           user=body["user"], csrf=csrf_token())
+    filetypes = current_app.jinja_env.get_template("_filetypes.html").module.filetypes
+    boxes = "select" in request.args
+    page = render_template("browse.html", listing=body, rows=rows(body, filetypes, boxes), boxes=boxes,
+                           breadcrumbs=breadcrumbs(listing.vpath), user=body["user"], csrf=csrf_token())
     return _compressed(page.encode(), "text/html")
 
 

@@ -1,6 +1,7 @@
 // The browse page's behaviour on top of the server-rendered table (which works without it): list/grid
-// view, sorting, selection, and the file actions. After every change the listing is fetched again (?ls)
-// and the rows re-rendered. Opening a folder of the same rights is done in place (history.pushState, the
+// view, sorting, selection, and the file actions. The listing is read from the table itself (rows.js
+// readListing; the page carries no other copy) and its rows kept, put in the order shown. After
+// every change the listing is fetched again (?ls) and the rows re-rendered. Opening a folder of the same rights is done in place (history.pushState, the
 // listing fetched, rows and breadcrumbs re-rendered; Back and Forward likewise), so the audio player keeps
 // playing; a folder with other rights (other toolbar actions) is a full page load. Viewable files open in
 // the viewer, audio files in the player.
@@ -8,7 +9,9 @@ import * as api from "./api.js";
 import { readDrop } from "./drop.js";
 import { mountMenu } from "./menu.js";
 import { Player } from "./player.js";
-import { TAG_KEYS, hasTags, icon, kindOf, renderCrumbs, renderRows, sortEntries } from "./rows.js";
+import {
+  TAG_KEYS, adoptRows, hasTags, icon, kindOf, orderRows, readListing, renderCrumbs, renderRows, sortEntries,
+} from "./rows.js";
 import { mountShare } from "./share.js";
 import { ask, clearError, showError, showStatus } from "./ui.js";
 import { mountUploadPanel } from "./upload-panel.js";
@@ -20,7 +23,7 @@ let folderUrl = location.pathname;
 const table = $("files");
 const tbody = $("rows");
 const selected = new Set();
-let listing = JSON.parse($("listing").textContent);
+let listing = readListing(table);
 
 // Remembered choices; storage can be unavailable (private windows, disabled), then they just don't stick.
 const prefs = {
@@ -41,11 +44,14 @@ function currentSort() {
 // The entries in the order shown.
 const shown = () => sortEntries(listing, currentSort());
 
-function render() {
+// Show the listing in the order chosen; `adopt`: the rows are the server's, kept (and put in that order).
+function render(adopt = false) {
   const entries = shown();
   const order = currentSort();
-  renderRows(tbody, entries, selected);
-  table.classList.toggle("with-tags", hasTags(listing));
+  const withTags = hasTags(listing);
+  if (adopt && !withTags && orderRows(tbody, entries)) adoptRows(tbody, entries);
+  else renderRows(tbody, entries, selected, withTags);
+  table.classList.toggle("with-tags", withTags);
   $("empty").hidden = entries.length > 0;
   for (const th of table.querySelectorAll("th:has(.sort)")) {
     const active = th.querySelector(".sort").dataset.key === order.key;
@@ -352,7 +358,7 @@ function plainClick(event) {
 }
 
 tbody.addEventListener("click", (event) => {
-  const link = event.target.closest(".c-name a");
+  const link = event.target.closest("td > a");
   if (!link || !plainClick(event)) return;
   const name = link.closest("tr").dataset.name;
   const entry = shown().find((e) => e.name === name);
@@ -382,6 +388,10 @@ document.documentElement.classList.add("js");
 for (const el of [selectAll, $("act-mkdir"), document.querySelector(".viewswitch")]) if (el) el.hidden = false;
 if ($("more-button")) mountMenu($("more-button"));
 setView(prefs.get("view", "list"));
-render();
-viewer.sync();
+// The rows are the server's: the browser paints them first (on a slow phone the folder shows sooner), then
+// they get their boxes and local dates (or are put in the remembered order).
+requestAnimationFrame(() => setTimeout(() => {
+  render(true);
+  viewer.sync();
+}));
 mountShare(listing, () => (selected.size === 1 ? entryUrl([...selected][0]) : null));

@@ -1,7 +1,9 @@
-// Turning the listing JSON into table rows and breadcrumbs. The markup matches the server-rendered page
-// (_macros.html, browse.html) so the stylesheet and the no-JavaScript page see the same thing. Audio files
-// may carry "tags" (artist, album, title, track, duration, bitrate); a folder where at least half the files
-// do is a music folder, whose list view shows the tag columns.
+// The browse page's table rows and breadcrumbs. The server renders the rows (webapp/listing_rows.py, whose
+// docstring gives their markup); readListing() takes the listing back from them and the table's data
+// attributes; orderRows() and adoptRows() give the server's rows the order shown, their selection boxes and
+// local dates; renderRows() builds the same markup from a listing fetched as JSON (?ls). Audio files may
+// carry "tags" (artist, album, title, track, duration, bitrate); a folder where at least half the files do
+// is a music folder, whose list view shows the tag columns.
 
 const SPRITE = "/-/static/icons.svg#";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -31,7 +33,7 @@ export function formatSize(bytes) {
   return `${(1024 * bytes / unit).toFixed(1)} YiB`;
 }
 
-// "YYYY-MM-DD HH:MM" in the viewer's time zone.
+// "YYYY-MM-DD HH:MM" in the viewer's time zone (the server's rows say it in UTC).
 function formatDate(ts) {
   const d = new Date(ts * 1000);
   const p = (n) => String(n).padStart(2, "0");
@@ -93,57 +95,112 @@ function thumbnail(entry) {
   return img;
 }
 
-function cell(cls, ...children) {
+function cell(...children) {
   const td = document.createElement("td");
-  td.className = cls;
   td.append(...children);
   return td;
 }
 
-function row(entry, checked) {
-  const tr = document.createElement("tr");
-  tr.dataset.name = entry.name;
-  tr.classList.toggle("selected", checked);
-
+// The selection box of a row; the label around it makes the whole 44px cell a touch target.
+function selectBox(name, checked) {
   const box = document.createElement("input");
   box.type = "checkbox";
   box.name = "sel";
-  box.value = entry.name;
+  box.value = name;
   box.checked = checked;
-  box.setAttribute("aria-label", `Select ${entry.name}`);
-
-  const kind = kindOf(entry);
-  const link = document.createElement("a");
-  link.href = entry.href;
-  const name = document.createElement("span");
-  name.className = "name";
-  name.textContent = entry.name;
-  link.append(icon(kind, `icon kind-${kind}`), name);
-  if (entry.thumb) link.prepend(thumbnail(entry));
-
-  const time = document.createElement("time");
-  time.dateTime = new Date(entry.ts * 1000).toISOString();
-  time.textContent = formatDate(entry.ts);
-
-  // The label around the box makes the whole 44px cell a touch target.
+  box.setAttribute("aria-label", `Select ${name}`);
   const hit = document.createElement("label");
   hit.className = "hit";
   hit.append(box);
+  return hit;
+}
 
+function row(entry, checked, withTags) {
+  const tr = document.createElement("tr");
+  tr.dataset.name = entry.name;
+  tr.classList.toggle("selected", checked);
+  const kind = kindOf(entry);
+  const link = document.createElement("a");
+  if (kind !== "file") link.className = `k-${kind}`;
+  link.href = entry.href;
+  link.textContent = entry.name;
+  if (entry.thumb) link.prepend(thumbnail(entry));
+  const size = cell(entry.isDir ? "" : formatSize(entry.sz));
+  const date = cell(formatDate(entry.ts));
   tr.append(
-    cell("c-sel", hit),
-    cell("c-name", link),
-    ...TAG_KEYS.map((key) => cell(`c-tag c-${key}`,
-      key === "duration" ? formatDuration(Number(tag(entry, key)) || NaN) : String(tag(entry, key)))),
-    cell("c-size", entry.isDir ? "" : formatSize(entry.sz)),
-    cell("c-date", time),
+    cell(selectBox(entry.name, checked)),
+    cell(link),
+    ...(withTags ? TAG_KEYS.map((key) => {
+      const td = cell(key === "duration" ? formatDuration(Number(tag(entry, key)) || NaN) : String(tag(entry, key)));
+      td.className = `c-tag c-${key}`;
+      return td;
+    }) : []),
+    size,
+    date,
   );
   return tr;
 }
 
-// Replace the table body with `entries`, keeping the names in `selected` ticked.
-export function renderRows(tbody, entries, selected) {
-  tbody.replaceChildren(...entries.map((e) => row(e, selected.has(e.name))));
+// Replace the table body with `entries`, keeping the names in `selected` ticked; the tag cells only in a
+// music folder.
+export function renderRows(tbody, entries, selected, withTags) {
+  tbody.replaceChildren(...entries.map((e) => row(e, selected.has(e.name), withTags)));
+}
+
+// The listing (as ?ls gives it: path, user, perms, dirs, files) held by the server-rendered table.
+export function readListing(table) {
+  const listing = {
+    path: table.dataset.path, user: table.dataset.user || null,
+    perms: table.dataset.perms ? table.dataset.perms.split(",") : [], dirs: [], files: [],
+  };
+  for (const tr of table.tBodies[0].rows) {
+    const cells = tr.cells;
+    const link = cells[1].firstElementChild;
+    const name = link.textContent;
+    const href = link.getAttribute("href");
+    const ts = Number(cells[cells.length - 1].dataset.t);
+    if (href.endsWith("/")) {
+      listing.dirs.push({ name, href, sz: 0, ts });
+      continue;
+    }
+    const dot = name.lastIndexOf(".");
+    const entry = { name, href, sz: Number(cells[cells.length - 2].dataset.s), ts,
+                    ext: dot > 0 ? name.slice(dot + 1).toLowerCase() : "" };
+    if ("th" in tr.dataset) entry.thumb = true;
+    if (tr.dataset.tags) entry.tags = JSON.parse(tr.dataset.tags);
+    listing.files.push(entry);
+  }
+  return listing;
+}
+
+// Put the server-rendered rows in the order of `entries` (moving them, not building new ones); false when
+// they do not hold exactly those entries without tag cells, and adoptRows() cannot take them over.
+export function orderRows(tbody, entries) {
+  const rows = new Map();
+  for (const tr of tbody.rows) {
+    if (tr.cells.length !== 4) return false;
+    rows.set(tr.cells[1].firstElementChild.textContent, tr);
+  }
+  if (rows.size !== entries.length || !entries.every((e) => rows.has(e.name))) return false;
+  const ordered = entries.map((e) => rows.get(e.name));
+  if (ordered.some((tr, i) => tr !== tbody.rows[i])) tbody.append(...ordered);
+  return true;
+}
+
+// Make the server-rendered rows (in the order of `entries`) what renderRows() would have built: the
+// selection boxes, the names for lookups, the dates in local time, the thumbnails.
+export function adoptRows(tbody, entries) {
+  const rows = tbody.rows;
+  for (let i = 0; i < rows.length; i++) {
+    const tr = rows[i];
+    const entry = entries[i];
+    const cells = tr.cells;
+    tr.dataset.name = entry.name;
+    cells[0].replaceChildren(selectBox(entry.name, false));
+    const date = formatDate(entry.ts);
+    if (cells[3].textContent !== date) cells[3].textContent = date;
+    if (entry.thumb) cells[1].firstElementChild.prepend(thumbnail(entry));
+  }
 }
 
 // Replace the breadcrumbs in `list` (an <ol>) with those of a folder's path: home, then each folder.
