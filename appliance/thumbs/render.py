@@ -18,7 +18,7 @@ import warnings
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import NoThumbnail   # noqa: F401 (defined with the package, raised here)
+from . import NoThumbnail
 
 log = logging.getLogger("filedock.thumbs")
 
