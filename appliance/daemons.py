@@ -23,6 +23,7 @@ class Daemon:
     summary: str
     needs: tuple = ()      # further sections whose `enabled` it needs too (wsdd: SMB, and announcements on)
     serves: bool = True    # clients connect to it for files (the Connect page lists it); False: a helper
+    niceness: int = 0      # runs niced below the daemons that serve (its unit's Nice=, the supervisor's too)
 
     @property
     def sections(self):
@@ -33,7 +34,7 @@ class Daemon:
 DAEMONS = (
     Daemon("web", "web", "webapp.server:serve", "the web UI and HTTP API (gunicorn + gevent)"),
     Daemon("worker", None, "appliance.worker:run", "the background worker (event outbox, index, scans)",
-           serves=False),
+           serves=False, niceness=10),
     Daemon("dav", "dav", "appliance.dav.server:serve", "WebDAV (WsgiDAV under gunicorn + gevent)"),
     Daemon("ftp", "ftp", "appliance.ftp.server:serve", "FTP and FTPS (pyftpdlib)"),
     Daemon("tftp", "tftp", "appliance.tftp.server:serve", "TFTP, read-mostly, no login (tftpy)"),

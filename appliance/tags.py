@@ -13,9 +13,6 @@ or None for a row with nothing in it.
 import logging
 import re
 
-import mutagen
-from mutagen.id3 import ID3
-
 from . import events, index
 
 log = logging.getLogger("filedock.tags")
@@ -39,6 +36,7 @@ def _first(tags, key):
     """The first value of a tag (by its easy name), or None."""
     if tags is None:
         return None
+    from mutagen.id3 import ID3
     if isinstance(tags, ID3):
         frame = tags.get(ID3_FRAMES[key])
         values = frame.text if frame is not None else None
@@ -55,6 +53,7 @@ def _track(text):
 
 def read(path):
     """The tags of an audio file (a dict of db.TAG_COLUMNS), or None if mutagen cannot read it."""
+    import mutagen   # here, not at the top: loaded at the first audio file, not in every worker at start
     try:
         audio = mutagen.File(path, easy=True)
     except (mutagen.MutagenError, OSError, ValueError, EOFError) as exc:

@@ -19,7 +19,7 @@ import time
 
 from gunicorn.systemd import sd_notify
 
-from . import events, hooks, index, logins, shares, storage, tags
+from . import daemons, events, hooks, index, logins, shares, storage, tags
 from .thumbs import queue as thumbs_queue
 from .thumbs.pool import Thumbnailer
 from .uploads import dedup
@@ -45,7 +45,6 @@ def prune_logins(db, config):
 CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep),
           (300, tags.backfill), (3600, shares.prune)]
 IDLE_SLEEP = 1.0
-WORKER_NICENESS = 10
 
 
 def scan_all(db, config):
@@ -60,10 +59,12 @@ def scan_all(db, config):
 
 
 def lower_priority():
-    """Run niced below the daemons that serve. Under systemd the unit's Nice= has done it already (and its
-    system call filter refuses setpriority), so only a process still above WORKER_NICENESS asks."""
-    if os.getpriority(os.PRIO_PROCESS, 0) < WORKER_NICENESS:
-        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICENESS)
+    """Run niced below the daemons that serve (the table's niceness). Under systemd the unit's Nice= has done it
+    already (and its system call filter refuses setpriority), as `filedock run` has, so only a process still
+    above it asks."""
+    niceness = daemons.BY_NAME["worker"].niceness
+    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
 
 
 def start_watcher(db, config):

@@ -1,16 +1,16 @@
 """`filedock wsdd`: WS-Discovery, by which Windows lists SMB servers in its Network folder (Debian's wsdd).
 
-Contract: `serve(config)` runs wsdd as a child in the foreground with `command(config, binary)`: this
-machine's host name (Windows opens what it found as \\\\HOST, so it must be the name that resolves, not
-[announce] name), [smb] workgroup, [announce] interfaces when set, and -v or -vv for [server] log_level info
-or debug. It tells systemd READY=1 once wsdd runs (wsdd joins each interface as its addresses come and go, so
-there is nothing more to wait for), passes SIGTERM and SIGINT on (wsdd then says Bye) and returns when wsdd
-has exited; a wsdd that exits by itself raises SystemExit, for systemd or `filedock run` to restart it.
+Contract: `serve(config)` becomes wsdd (an exec: no Python parent stays behind) with
+`command(config, binary)`: this machine's host name (Windows opens what it found as \\\\HOST, so it must be the
+name that resolves, not [announce] name), [smb] workgroup, [announce] interfaces when set, and -v or -vv for
+[server] log_level info or debug. It tells systemd READY=1 just before the exec, from the unit's main PID, which
+stays wsdd's (wsdd joins each interface as its addresses come and go, so there is nothing more to wait for).
+SIGTERM and SIGINT reach wsdd itself, which then says Bye and exits 0; a wsdd that exits by itself ends the
+process with wsdd's status, for systemd or `filedock run` to restart it.
 wsdd listens on UDP 3702 (multicast 239.255.255.250 and ff02::c) and TCP 5357: no capability is needed.
 """
 import logging
-import signal
-import subprocess
+import os
 
 from gunicorn.systemd import sd_notify
 
@@ -37,18 +37,10 @@ def command(config, wsdd):
 
 
 def serve(config):
-    """Run wsdd until SIGTERM or SIGINT."""
-    child = subprocess.Popen(command(config, binary()))
-    stopping = []
-
-    def forward(signum, _frame):
-        stopping.append(signum)
-        child.send_signal(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, forward)
-    log.info("WS-Discovery by wsdd (pid %d) as %s", child.pid, " ".join(child.args[1:]))
+    """Become wsdd, after telling systemd READY=1."""
+    argv = command(config, binary())
+    log.info("WS-Discovery by wsdd as %s", " ".join(argv[1:]))
     sd_notify("READY=1", log)
-    status = child.wait()
-    if not stopping:
-        raise SystemExit(f"filedock wsdd: wsdd exited by itself with status {status}")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os.execv(argv[0], argv)

@@ -8,14 +8,15 @@ to gevent's thread pool (appliance.offload). gunicorn's arbiter tells systemd wh
 (Type=notify). Its control socket is disabled: several filedock instances (tests, daemons) would collide on
 ~/.gunicorn/gunicorn.ctl.
 With [section] tls it serves HTTPS only, from appliance.tls's certificate files (checked in the master
-before any worker starts: a bad certfile or keyfile stops the daemon with a ConfigError naming the setting).
+before any worker starts: a bad certfile or keyfile stops the daemon with a ConfigError naming the setting;
+without tls the master does not import appliance.tls and its cryptography).
 Every worker counts its requests and bytes under the protocol named by the section (appliance.counters).
 """
 import importlib
 
 from gunicorn.app.base import BaseApplication
 
-from . import counters, tls
+from . import counters
 from .config import ConfigError
 
 
@@ -70,6 +71,7 @@ def tls_settings(config, section):
             raise ConfigError(f"[{section}] certfile or keyfile is set but [{section}] tls = false; "
                               "set tls = true to serve HTTPS, or remove them")
         return {}
+    from . import tls   # here, not at the top: without tls the master never loads cryptography (~8 MiB)
     certfile, keyfile = tls.certificate_files(config, section)
     tls.check(section, certfile, keyfile)
     return {"certfile": certfile, "keyfile": keyfile}

@@ -155,6 +155,18 @@ def test_supervisor_restarts_a_dead_daemon(make_server):
     assert web_pid not in [int(p) for p in now.stdout.split()]
 
 
+def test_supervisor_starts_the_worker_niced_and_the_serving_daemons_not(make_server):
+    srv = make_server()
+
+    def niceness(name):
+        found = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path} {name}$"], capture_output=True,
+                               text=True).stdout.split()
+        return os.getpriority(os.PRIO_PROCESS, int(found[0]))
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert (niceness("web"), niceness("worker")) == (base, min(19, base + 10))
+
+
 def test_sigterm_stops_every_daemon_gracefully(make_server):
     srv = make_server()
     requests.get(srv.url + "/-/health")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.daemons import DAEMONS
+from appliance.daemons import BY_NAME, DAEMONS
 
 UNITS = Path(__file__).resolve().parent.parent / "units"
 SERVICES = [f"filedock-{d.name}.service" for d in DAEMONS]   # one unit for every daemon of the table
@@ -89,6 +89,7 @@ def test_service_contract(service):
     assert unit["Restart"] == ["on-failure"]
     assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]
     assert unit["PartOf"] == ["filedock.target"] and unit["WantedBy"] == ["filedock.target"]
+    assert unit.get("Nice", ["0"]) == [str(BY_NAME[daemon].niceness)], "the table's niceness, as filedock run has it"
     for flag in ("PrivateTmp", "NoNewPrivileges", "ProtectHome", "ProtectKernelTunables", "ProtectKernelModules",
                  "ProtectKernelLogs", "ProtectControlGroups", "RestrictNamespaces", "LockPersonality",
                  "MemoryDenyWriteExecute"):

@@ -13,8 +13,6 @@ import os
 import time
 from pathlib import Path
 
-from Crypto.Hash import MD4
-
 from ..storage import replace_with
 
 NO_LM_HASH = "X" * 32
@@ -32,6 +30,7 @@ def file_path(state_dir):
 
 def nt_hash(password):
     """The NT hash Samba stores: MD4 of the password in UTF-16LE, as 32 upper-case hex digits."""
+    from Crypto.Hash import MD4   # here, not at the top: only setting a password needs it, not `filedock smb`
     return MD4.new(password.encode("utf-16-le")).hexdigest().upper()
 
 

@@ -5,10 +5,10 @@ Contract: `Thumbnailer(db, config).start()` runs a thread that claims due jobs f
 taken again later, by any worker), and hands each picture to a process pool of that many processes. The
 processes are started fresh (spawn, never a fork of the threaded worker), inherit the worker's lower priority,
 cap their own memory at [thumbnails] memory_mb (render.limit_memory) and are replaced every TASKS_PER_PROCESS
-pictures; after POOL_IDLE seconds without a picture they end, and the next picture starts them again. Each
-job ends with the content's row in `thumbs`: "ok" with its cache file written, or "none" with
-the reason (not a picture, too large, undecodable, out of memory, or its process died MAX_ATTEMPTS times), so
-no file is retried forever. A job whose file changed since it was indexed, or whose content has a row already
+pictures; only they import `render` and Pillow. After POOL_IDLE seconds without a picture they end, and the
+next picture starts them again. Each job ends with the content's row in `thumbs`: "ok" with its cache file
+written, or "none" with the reason (not a picture, too large, undecodable, out of memory, or its process died
+MAX_ATTEMPTS times), so no file is retried forever. A job whose file changed since it was indexed, or whose content has a row already
 (a copy, a moved file, a dedup twin), ends without rendering anything. `wake()` looks for jobs now (the worker
 calls it after it drained events); `stop()` waits for the pictures being rendered.
 """
@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from .. import index
 from ..background import Background
-from . import cache, render
+from . import NoThumbnail, cache
 
 log = logging.getLogger("filedock.thumbs")
 
@@ -29,6 +29,18 @@ MAX_ATTEMPTS = 2       # claims of one job (its process died, or its worker) bef
 MAX_PAUSE = 10.0       # seconds between looks for jobs queued by another worker, when nothing wakes us
 TASKS_PER_PROCESS = 200
 POOL_IDLE = 60         # seconds without a picture after which the pool's processes end (their memory is freed)
+
+
+def _limit_memory(max_bytes):
+    """A pool process's initializer: render.limit_memory, imported there (the worker never loads Pillow)."""
+    from . import render
+    render.limit_memory(max_bytes)
+
+
+def _render(path, max_pixels):
+    """render.render in a pool process."""
+    from . import render
+    return render.render(path, max_pixels)
 
 
 def _name(job):
@@ -55,7 +67,7 @@ class Thumbnailer(Background):
 
     def _new_pool(self):
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=render.limit_memory, initargs=(self.memory,),
+                                   initializer=_limit_memory, initargs=(self.memory,),
                                    max_tasks_per_child=TASKS_PER_PROCESS)
 
     def _loop(self):
@@ -106,14 +118,14 @@ class Thumbnailer(Background):
             return
         if self._pool is None:
             self._pool = self._new_pool()
-        self._running[self._pool.submit(render.render, str(path), self.max_pixels)] = (job, entry)
+        self._running[self._pool.submit(_render, str(path), self.max_pixels)] = (job, entry)
 
     def _finish(self, job_entry, future):
         """Record what a rendering made (or why it made nothing)."""
         job, entry = job_entry
         try:
             data = future.result()
-        except render.NoThumbnail as exc:
+        except NoThumbnail as exc:
             self._record(job, entry, None, str(exc))
         except MemoryError:
             self._record(job, entry, None, f"needs more than the memory cap ({self.memory >> 20} MiB)")

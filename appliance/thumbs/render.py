@@ -18,16 +18,14 @@ import warnings
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import NoThumbnail
+
 log = logging.getLogger("filedock.thumbs")
 
 SIDE = 320
 QUALITY = 80
 
 pillow_heif.register_heif_opener()   # HEIC/HEIF (Pillow 13 reads AVIF and WebP itself)
-
-
-class NoThumbnail(Exception):
-    """This file gets no thumbnail; the message says why."""
 
 
 def limit_memory(max_bytes):
