@@ -332,9 +332,15 @@ class Database:
             self._tags_move(conn, volume, old, new)
             self._search_add(conn, volume, new)
 
-    def files_with_wark(self, volume, wark):
-        """Index entries with this content id (for dedup)."""
-        return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND wark = ?", (volume, wark))
+    def files_with_wark(self, volume, wark, limit=-1):
+        """Index entries with this content id (for dedup), at most `limit` of them (-1: all)."""
+        return self._all(f"SELECT {FILE_COLUMNS} FROM files WHERE volume = ? AND wark = ? LIMIT ?",
+                         (volume, wark, limit))
+
+    def wark_has_inode(self, volume, wark, inode, relpath):
+        """Whether an entry other than relpath with this content id is this inode (already shares it)."""
+        return self._one("SELECT 1 FROM files WHERE volume = ? AND wark = ? AND inode = ? AND relpath <> ? LIMIT 1",
+                         (volume, wark, inode, relpath)) is not None
 
     def files_under(self, volume, relpath):
         """(relpath, size, mtime_ns, inode, wark) of the indexed file at relpath and of every file below it

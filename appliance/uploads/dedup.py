@@ -1,8 +1,9 @@
 """Identical content is stored once: find an indexed twin of a file and let the two share their content.
 
-Contract: `twins(db, volume, wark)` yields (index entry, path) of the files in the same volume
-with that content, only those that `index.still_same` confirms unchanged since they were indexed;
-`find_twin` returns the `best` of them (one filedock wrote, if any) or (None, None).
+Contract: `unchanged(volume, entries)` yields (index entry, path) of those index entries of files in the
+volume that `index.still_same` confirms unchanged since they were indexed (lazily: a stat each, only as far
+as it is read); `find_twin(db, volume, wark)` returns the `best` of the content's first TWIN_CANDIDATES
+indexed twins (one filedock wrote, if any) or (None, None), reading no further than it needs.
 `materialize(source, dest, mode)` creates dest (a fresh temporary name) with source's content the way
 `mode_for(volume, twin)` says: a hardlink, a reflink (FICLONE; a plain copy where the filesystem cannot), or
 a copy; a hardlink that cannot be made (another filesystem) also falls back to a copy. Never a symlink. It
@@ -54,13 +55,17 @@ OWN_WRITERS = frozenset({"web", "tus", "dav", "ftp", "tftp"})
 # A file whose mtime is further than this before its last status change (the rename that published it) has a
 # time its client set (a PUT's or MFMT's mtime, X-OC-Mtime, u2c's lmod): a hardlink would show the twin's instead.
 OWN_TIME_SLACK_NS = 60 * 10 ** 9
+# How many of a content's indexed twins a new file looks at to pick the one to share with: a content with
+# thousands of copies would otherwise cost every new copy a read of all of them (quadratic in the copies).
+TWIN_CANDIDATES = 16
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
 
 
-def twins(db, volume, wark):
-    """Yield (entry, path) of every unchanged indexed file with this content in the volume."""
-    for entry in db.files_with_wark(volume.url, wark):
+def unchanged(volume, entries):
+    """Yield (entry, path) of those index entries of the volume that `index.still_same` confirms, lazily (a
+    stat each, only as far as the caller reads)."""
+    for entry in entries:
         path = volume.path / entry["relpath"]
         if index.still_same(entry, path):
             yield entry, path
@@ -68,15 +73,20 @@ def twins(db, volume, wark):
 
 def best(found):
     """The (entry, path) to take content from, of (entry, path) pairs: one written by filedock if any (it may be
-    hardlinked), else the first; (None, None) if there is none."""
-    found = list(found)
-    return next((pair for pair in found if written_by_filedock(pair[0])), found[0] if found else (None, None))
+    hardlinked), else the first; (None, None) if there is none. Reads `found` only up to the first one written
+    by filedock, so a content with thousands of twins costs one stat, not thousands."""
+    first = None
+    for pair in found:
+        if written_by_filedock(pair[0]):
+            return pair
+        first = first or pair
+    return first or (None, None)
 
 
 def find_twin(db, volume, wark):
     """(entry, path) of an unchanged indexed file with this content in the volume (`best` of them), or
     (None, None)."""
-    return best(twins(db, volume, wark))
+    return best(unchanged(volume, db.files_with_wark(volume.url, wark, limit=TWIN_CANDIDATES)))
 
 
 def _reflink(source, dest):
@@ -209,12 +219,13 @@ def share_with_twin(db, volume, entry, path):
     as the contract says; return the bytes it no longer stores twice (0: left as it was)."""
     if volume.dedup == "copy" or entry["size"] < MIN_SIZE:
         return 0
-    others = [(twin, twin_path) for twin, twin_path in twins(db, volume, entry["wark"])
-              if twin["relpath"] != entry["relpath"]]
-    if not others or any(twin["inode"] == entry["inode"] for twin, _ in others):
-        return 0   # no twin, or one that is this very inode already
+    if db.wark_has_inode(volume.url, entry["wark"], entry["inode"], entry["relpath"]):
+        return 0   # a twin that is this very inode already
+    candidates = db.files_with_wark(volume.url, entry["wark"], limit=TWIN_CANDIDATES)
+    twin, twin_path = best(unchanged(volume, [row for row in candidates if row["relpath"] != entry["relpath"]]))
+    if twin is None:
+        return 0   # no unchanged twin
     name = f"{volume.url.rstrip('/')}/{entry['relpath']}"
-    twin, twin_path = best(others)
     if mode_for(volume, twin) == "hardlink" and written_by_filedock(entry) and keeps_no_time_of_its_own(path):
         st = link_over(entry, path, twin, twin_path)
         if st is not None:

@@ -118,6 +118,12 @@ def _lost(upload):
     return len(upload["hashes"]) > 1 or bool(upload["have"])
 
 
+def _is_target(entry, target):
+    """Whether an index entry is the target's file, or the name it was given instead (a name taken)."""
+    folder, _, name = entry["relpath"].rpartition("/")
+    return folder == target.folder and targets.is_name_or_renamed(name, target.name)
+
+
 def handshake(db, config, principal, folder_vpath, body):
     """Answer an up2k handshake (see the module contract)."""
     offer = parse_offer(body)
@@ -127,11 +133,10 @@ def handshake(db, config, principal, folder_vpath, body):
         target = dataclasses.replace(target, replace_ok=False)
     wark = hashing.wark(config.get("uploads", "salt"), offer.size, offer.hashes)
 
-    twins = list(dedup.twins(db, target.volume, wark=wark))
-    for entry, _ in twins:   # already here (a repeated handshake, or a rerun after completion)
-        folder, _, name = entry["relpath"].rpartition("/")
-        if folder == target.folder and targets.is_name_or_renamed(name, target.name):
-            return _reply(target, offer, wark, name, [])
+    twins = db.files_with_wark(target.volume.url, wark)   # index rows, stat'ed only where they are read
+    for entry, _ in dedup.unchanged(target.volume, [twin for twin in twins if _is_target(twin, target)]):
+        # already here (a repeated handshake, or a rerun after completion)
+        return _reply(target, offer, wark, entry["relpath"].rpartition("/")[2], [])
 
     uid = upload_id(target.volume.url, target.folder, wark)
     upload = db.upload_get(uid)
@@ -142,8 +147,8 @@ def handshake(db, config, principal, folder_vpath, body):
         upload = recheck_after_reboot(db, upload)
     if upload is None:
         targets.admit(config, principal, target, offer.size)
-        if twins:
-            twin, source = dedup.best(twins)
+        twin, source = dedup.best(dedup.unchanged(target.volume, twins))
+        if twin is not None:
             targets.make_folder(db, target, principal.name)
             name = finish.place_twin(db, target, twin, source, wark=wark, lmod=offer.lmod, user=principal.name)
             return _reply(target, offer, wark, name, [])
