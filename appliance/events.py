@@ -3,7 +3,8 @@
 Contract: `emit` appends a change to the durable outbox (the events table) in the same process that made the
 change; the worker process (`filedock worker`) calls `drain` to hand pending events to subscribers in order
 and marks them done only after every subscriber has seen them, so a crash replays rather than loses an
-event (a subscriber that raises is logged and does not hold up the others).
+event (a subscriber that raises is logged and does not hold up the others); `prune` (a worker chore) forgets
+delivered events after PRUNE_AFTER.
 Subscribers are plain functions `handler(db, config, event)`; content fingerprints (uploads.dedup) and user
 hooks (hooks.py) subscribe that way.
 
@@ -46,5 +47,11 @@ def drain(db, config, subscribers, batch=200):
                 log.exception("event subscriber %s failed on event %s", handler.__name__, event["id"])
     if events:
         db.events_done([e["id"] for e in events])
-        db.events_prune(time.time() - PRUNE_AFTER)
     return len(events)
+
+
+def prune(db, config):
+    """Chore: forget delivered events older than PRUNE_AFTER (the admin page's recent changes read them).
+    A chore, not part of `drain`: the delete walks every delivered event, which per batch made a busy outbox
+    cost more the more it had delivered."""
+    db.events_prune(time.time() - PRUNE_AFTER)

@@ -43,7 +43,7 @@ def prune_logins(db, config):
 
 # (seconds between runs, function(db, config)); features add their own chores here.
 CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep),
-          (300, tags.backfill), (3600, shares.prune)]
+          (300, tags.backfill), (3600, shares.prune), (3600, events.prune)]
 IDLE_SLEEP = 1.0
 
 
