@@ -7,7 +7,6 @@ replace it is loaded first). The file holds password hashes: a starter config is
 (0600), and an edit keeps the file's mode, owner and group (an Ansible host's root:filedock 0640 stays
 readable by the daemons and by no one else).
 """
-import fcntl
 import os
 import re
 import stat
@@ -81,7 +80,7 @@ def edit(path, change):
     path = Path(path)
     folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(folder, fcntl.LOCK_EX)
+        storage.lock_exclusive(folder)
         doc = tomlkit.parse(path.read_text(encoding="utf-8"))
         change(doc)
         current = path.stat()

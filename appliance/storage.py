@@ -9,9 +9,12 @@ Contract:
   (or hard-linked, when overwriting is not allowed) into place, so no reader ever sees a partial file and a
   crash leaves at worst a stray temporary file, never a damaged one. `sync_folders` makes the new names
   durable: the group commit that indexes uploads calls it once per folder for all the uploads it commits.
+- `lock_exclusive(fd)` is the one way to take a file lock (small config and passdb edits), without stopping a
+  gevent worker's loop while it waits.
 """
 import ctypes
 import errno
+import fcntl
 import os
 import secrets
 import shutil
@@ -24,6 +27,8 @@ from .refusal import Kind, Refused
 TEMP_PREFIX = ".filedock-part-"
 MAX_NAME_BYTES = 255
 BLOCK = 1 << 20
+LOCK_TIMEOUT = 60     # seconds an edit waits for another one (they take milliseconds)
+LOCK_POLL = 0.005
 
 
 class PathRefused(Refused):
@@ -195,6 +200,22 @@ def boot_id():
 
 
 _BOOT_ID = None
+
+
+def lock_exclusive(fd, timeout=LOCK_TIMEOUT):
+    """Take an exclusive flock on fd, waiting by polling, so that in a gevent worker the other greenlets run
+    meanwhile: the holder may be one of them, paused in an offloaded fsync, and a blocking flock would stop the
+    very loop that must let it finish (the worker then hung until gunicorn killed it). TimeoutError after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"a lock held for over {timeout} s (another edit?)") from None
+            time.sleep(LOCK_POLL)   # (cooperative under gevent)
 
 
 def fsync(fd):

@@ -8,12 +8,11 @@ login, so a change counts at once), in a folder only the state folder's owner ca
 0600). Every edit is atomic (temporary file and rename) under an exclusive lock. Run as root (Ansible, the
 Pi's first start), new files get the state folder's owner, so the daemons' user can still read them.
 """
-import fcntl
 import os
 import time
 from pathlib import Path
 
-from ..storage import replace_with
+from ..storage import lock_exclusive, replace_with
 
 NO_LM_HASH = "X" * 32
 ACCOUNT_FLAGS = "[U          ]"    # a normal user account, 11 flag characters
@@ -78,7 +77,7 @@ def _edit(state_dir, change):
     with open(os.open(folder(state_dir) / "smbpasswd.lock", os.O_RDWR | os.O_CREAT, 0o600)) as lock:
         if owner:
             os.fchown(lock.fileno(), *owner)
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock_exclusive(lock.fileno())
         entries = parse(target.read_text(encoding="utf-8")) if target.exists() else {}
         before = dict(entries)
         change(entries)
