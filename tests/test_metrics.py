@@ -106,6 +106,7 @@ def test_requests_and_bytes_per_protocol(srv):
     def flushed():
         found = admin_scrape(srv)
         return (delta(found, "filedock_received_bytes_total", "web") >= len(web_body)
+                and delta(found, "filedock_sent_bytes_total", "web") >= len(web_body)   # (maybe another worker)
                 and delta(found, "filedock_received_bytes_total", "dav") >= len(dav_body)
                 and delta(found, "filedock_sent_bytes_total", "ftp") >= len(ftp_body)
                 and delta(found, "filedock_sent_bytes_total", "tftp") >= len(ftp_body)

@@ -131,17 +131,23 @@ class Pi:
         for index, path in enumerate([self.disk, *self.extra_disks]):
             drives += ["-drive", f"file={path},format=raw,if=none,id=d{index},cache=writeback",
                        "-device", f"virtio-blk-pci,drive=d{index}"]
-        self.process = subprocess.Popen(
+        with open(self.folder / "qemu.err", "w") as errors:   # (the child keeps its own copy)
+            self.process = self._qemu(kernel, initrd, cmdline, drives, errors)
+        return self
+
+    def _qemu(self, kernel, initrd, cmdline, drives, errors):
+        """Boot the card under qemu (virt board, Cortex-A72), its stderr to errors."""
+        return subprocess.Popen(
             ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-smp", "2", "-m", "1024",
              "-kernel", str(self.folder / kernel), "-initrd", str(self.folder / initrd), "-append", cmdline,
              *drives, "-device", "virtio-rng-pci",
              "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.web_port}-:80,"
                         f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22,hostfwd=tcp:127.0.0.1:{self.dav_port}-:8081,"
                         f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21,hostfwd=tcp:127.0.0.1:{self.smb_port}-:445",
-             "-device", "virtio-net-pci,netdev=n0", "-display", "none", "-monitor", "none",
+             # romfile= : no PXE option ROM (it boots from -kernel), so Debian's ipxe-qemu is not needed
+             "-device", "virtio-net-pci,netdev=n0,romfile=", "-display", "none", "-monitor", "none",
              "-serial", f"file:{self.console}", "-no-reboot"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return self
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
 
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.web_port}{path}"
@@ -152,7 +158,8 @@ class Pi:
     def wait_until_serving(self):
         """Wait for the web UI's health check through the forwarded port; fail with the console's tail."""
         def healthy():
-            assert self.process.poll() is None, "qemu exited:\n" + self.console_text()[-3000:]
+            assert self.process.poll() is None, \
+                "qemu exited:\n" + (self.folder / "qemu.err").read_text() + self.console_text()[-3000:]
             try:
                 return requests.get(self.url("/-/health"), timeout=10).status_code == 200
             except requests.RequestException:
