@@ -4,7 +4,7 @@ Contract: `GroupCommit(db).run(work, folder=None)` calls `work()` (database work
 for clients) inside one transaction shared with whatever other callers of the same GroupCommit handed in
 their work meanwhile, and returns `work()`'s result once that transaction has committed. With `folder`
 (where the caller just placed a new name), that name is made durable before the commit: one fsync of each
-folder per batch (storage.sync_folders). If `work()` raises, only its own changes are undone (each work runs
+folder per batch (storage.sync_paths). If `work()` raises, only its own changes are undone (each work runs
 in its own savepoint) and the exception is raised to its caller; the others still commit. If the commit
 itself fails, every caller of that batch gets the exception. A caller inside a transaction of its own
 (`db.in_own_transaction()`) has its work run inline, in that transaction (its folder synced first).
@@ -42,7 +42,7 @@ class GroupCommit:
         once committed (or raise its exception)."""
         if self.db.in_own_transaction():
             if folder is not None:
-                offload.run(storage.sync_folders, [folder])
+                offload.run(storage.sync_paths, [folder])
             return work()
         slot = _Slot(work, folder)
         with self._cond:
@@ -66,7 +66,7 @@ class GroupCommit:
                 batch, self._queue = self._queue, []
             folders = {str(slot.folder) for slot in batch if slot.folder is not None}
             if folders:
-                offload.run(storage.sync_folders, sorted(folders))
+                offload.run(storage.sync_paths, sorted(folders))
             self._commit(batch)
         except BaseException as exc:   # the commit failed (or the leader was interrupted): none of it is durable
             for slot in batch:

@@ -7,8 +7,8 @@ Contract:
   exactly once before calling it; a "%2e%2e" left after that is a literal file name, not a parent reference.
 - Writes go to a hidden temporary file in the target folder (`.filedock-part-*`), are fsynced, then renamed
   (or hard-linked, when overwriting is not allowed) into place, so no reader ever sees a partial file and a
-  crash leaves at worst a stray temporary file, never a damaged one. `sync_folders` makes the new names
-  durable: the group commit that indexes uploads calls it once per folder for all the uploads it commits.
+  crash leaves at worst a stray temporary file, never a damaged one. `sync_paths` on folders makes the new
+  names durable: the group commit that indexes uploads calls it once per folder for all the uploads it commits.
 - `lock_exclusive(fd)` is the one way to take a file lock (small config and passdb edits), without stopping a
   gevent worker's loop while it waits.
 """
@@ -225,19 +225,15 @@ def fsync(fd):
 
 
 def fsync_path(path):
-    """fsync a file by path."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fsync(fd)
-    finally:
-        os.close(fd)
+    """fsync a file (or folder) by path, off the serving thread (see fsync)."""
+    offload.run(sync_paths, [path])
 
 
-def sync_folders(folders):
-    """Make the names just placed in these folders durable (one fsync of each folder; call it off the serving
-    thread, with offload.run)."""
-    for folder in folders:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+def sync_paths(paths):
+    """fsync each of these files or folders by path, here and now: for a folder, the names just placed in it
+    become durable (the group commit calls it, off the serving thread, once per folder of a batch)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:

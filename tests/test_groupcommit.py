@@ -90,10 +90,10 @@ def test_each_batch_syncs_its_folders_once_before_it_commits(tmp_path, monkeypat
     db = Database(tmp_path)
     synced = []
 
-    def sync_folders(folders):
+    def sync_paths(folders):
         synced.append((list(folders), committed_paths(db)))
         time.sleep(0.002)    # a slow fsync: other callers queue meanwhile
-    monkeypatch.setattr(storage, "sync_folders", sync_folders)
+    monkeypatch.setattr(storage, "sync_paths", sync_paths)
 
     def caller(n):
         for i in range(EACH):
