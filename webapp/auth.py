@@ -127,6 +127,11 @@ def check_csrf(ident, req, form_token):
             abort(403, "missing or wrong CSRF token; reload the page and try again")
 
 
+def keep_in_g(ident):
+    """Make `ident` this request's g.principal, g.session, g.share and g.share_gone (what handlers read)."""
+    g.principal, g.session, g.share, g.share_gone = ident.principal, ident.session, ident.share, ident.share_gone
+
+
 @bp.before_app_request
 def load_principal():
     """Set g.principal, g.session, g.share and g.share_gone (identify); enforce CSRF on cookie-authenticated
@@ -136,7 +141,7 @@ def load_principal():
     try:
         identify(config, context.db(), request, ident)
     finally:
-        g.principal, g.session, g.share, g.share_gone = ident.principal, ident.session, ident.share, ident.share_gone
+        keep_in_g(ident)
     if request.endpoint not in ("auth.login", "shares.landing"):
         check_csrf(ident, request, lambda: request.form.get("csrf", ""))
 

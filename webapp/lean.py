@@ -15,7 +15,6 @@ the way is answered by the app's own error handlers (webapp/errors.py) in a requ
 error, with the identity found so far, so a refusal reads exactly as on the Flask path. Nothing is cached
 between requests: the config comes from the live config and the session from the database every time.
 """
-from flask import g
 from werkzeug.wrappers import Request
 
 from appliance import accounts
@@ -100,8 +99,7 @@ class LeanPath:
     def _error(self, environ, start_response, exc, ident):
         """Answer an error as Flask would have, through the app's error handlers and after_request hooks."""
         with self.app.request_context(environ):
-            g.principal, g.session, g.share, g.share_gone = ident.principal, ident.session, ident.share, \
-                ident.share_gone
+            auth.keep_in_g(ident)
             try:
                 raise exc
             except Exception as raised:   # noqa: BLE001
