@@ -15,7 +15,7 @@ from flask import Flask
 from appliance.liveconfig import LiveConfig
 
 from . import (account, admin, archive, auth, browse, connect, dispatch, errors, fileops, headers,  # noqa: F401
-               health, lean, metrics, search, shares, thumbs, tus, up2k)  # (handlers register on import)
+               health, lean, listing_rows, metrics, search, shares, thumbs, tus, up2k)  # (handlers register on import)
 
 # Static files that are not in git: `make web-assets` copies them from npm packages (package-lock.json).
 BUILT_ASSETS = ("vendor/hash-wasm-sha512.js",)
@@ -30,8 +30,8 @@ def create_app(config):
     app.extensions["filedock.live"] = LiveConfig(config)   # every worker process checks the file itself
     app.config["MAX_FORM_MEMORY_SIZE"] = 1 << 20
     app.json.sort_keys = False
-    # "YYYY-MM-DD HH:MM" (UTC) for pages seen without JavaScript; browse.js re-renders dates in local time.
-    app.jinja_env.filters["utcdate"] = lambda ts: time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+    # UTC minutes for pages seen without JavaScript; browse.js re-renders dates in local time.
+    app.jinja_env.filters["utcdate"] = listing_rows.utc_minute
     errors.init_app(app)
     headers.init_app(app)
     fileops.init_app(app)

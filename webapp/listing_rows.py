@@ -26,6 +26,11 @@ from jinja2.filters import do_filesizeformat
 from markupsafe import Markup, escape
 
 
+def utc_minute(ts):
+    """"YYYY-MM-DD HH:MM" in UTC: how pages seen without JavaScript show a time (the `utcdate` filter too)."""
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
 def rows(listing, filetypes, boxes=False):
     """The <tr> rows of a listing dict (browse.listing_for) for the browse page's table body."""
     dates, sizes = {}, {}   # a folder's files mostly share their minutes and often their sizes
@@ -34,7 +39,7 @@ def rows(listing, filetypes, boxes=False):
         minute = ts // 60
         text = dates.get(minute)
         if text is None:
-            text = dates[minute] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+            text = dates[minute] = utc_minute(ts)
         return text
 
     def size(sz):
