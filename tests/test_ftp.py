@@ -447,6 +447,21 @@ def test_curl_resumes_an_interrupted_upload_sending_only_the_rest(srv, tmp_path)
     assert part_files(srv.pub) == [] and partial_rows(srv, "/pub/") == []
 
 
+def test_ftps_interrupted_upload_is_kept_and_resumed(srv, tmp_path):
+    """The TLS data channel's reads (decrypted records copied into whole blocks) keep and resume a partial
+    exactly as the plain channel's do."""
+    big = random_file(tmp_path / "big.bin", 20 * MiB + 5)
+    url = f"ftp://alice:alice-pw@127.0.0.1:{srv.ports['ftp']}/pub/tls-big.bin"
+    tls = ["--ssl-reqd", "-k"]
+    held = interrupt(srv, lambda: subprocess.Popen(["curl", "-sS", *tls, "--limit-rate", "4M", "-T", big, url]),
+                     srv.pub, 4 * MiB, "/pub/tls-big.bin")
+    assert 0 < held < 20 * MiB
+    assert not (srv.pub / "tls-big.bin").exists()
+    curl(*tls, "-C", "-", "-T", big, url)
+    assert sha256_file(srv.pub / "tls-big.bin") == sha256_file(big)
+    assert part_files(srv.pub) == [] and partial_rows(srv, "/pub/") == []
+
+
 def test_lftp_reput_and_reget(srv, tmp_path):
     big = random_file(tmp_path / "big.bin", 40 * MiB)
     port = srv.ports["ftp"]

@@ -13,7 +13,8 @@ Every command counts as a request, and every data connection's bytes in and out 
 
 The data channel (`DataHandler`, `TLSDataHandler`) reads uploads into two page-aligned 4 MiB buffers and
 stores whole blocks (O_DIRECT where the filesystem allows it), and sends downloads with sendfile 1 MiB at a
-time. When an upload's data connection ends it decides: the client closed the data connection and is
+time. A plain data channel is read straight into the buffer (recv_into), whichever control handler opened
+it; a TLS one (PROT P) by decrypted records, copied into it. When an upload's data connection ends it decides: the client closed the data connection and is
 still connected, so the upload is complete and is published; or the control connection went away with it
 (a killed client, a cut), the transfer was aborted or the server is stopping, so it is kept as a partial.
 """
@@ -25,7 +26,7 @@ import time
 
 from pyftpdlib.exceptions import _FileReadWriteError
 from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_DTPHandler, TLS_FTPHandler
-from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY
+from pyftpdlib.ioloop import _ERRNOS_DISCONNECTED, _ERRNOS_RETRY, _RetryError
 from pyftpdlib.log import logger
 
 from .. import storage
@@ -46,19 +47,24 @@ class ReceivingData:
     """Data channel behaviour shared by the plain and TLS data handlers (see the module docstring)."""
 
     ac_out_buffer_size = SEND_BLOCK     # bytes per sendfile() of a RETR
-    fast_receive = False                # whole-block reads (plain sockets only: TLS reads records)
     _buffers = None
     _filled = 0
 
+    def secured(self):
+        """Whether this data channel is TLS (its bytes come as decrypted records, not from the socket)."""
+        return False
+
     def enable_receiving(self, type, cmd):
         super().enable_receiving(type, cmd)
-        if self.fast_receive and type == "i":
+        if type == "i":
             self._buffers = [memoryview(mmap.mmap(-1, BLOCK)) for _ in range(2)]
 
     def handle_read(self):
         """Receive into the current buffer; store it once full."""
         if self._buffers is None:
             return super().handle_read()
+        if self.secured():
+            return self._read_records()
         while self._filled < BLOCK:
             try:
                 got = self.socket.recv_into(self._buffers[0][self._filled:])
@@ -70,6 +76,22 @@ class ReceivingData:
                 raise
             if not got:
                 return self.handle_close()       # the client closed the data connection: the end
+            self.tot_bytes_received += got
+            self._filled += got
+        self._store()
+
+    def _read_records(self):
+        """Copy decrypted records into the current buffer until the socket has no more for now."""
+        while self._filled < BLOCK:
+            try:
+                record = self.recv(BLOCK - self._filled)   # TLS errors are handled there (retry, close)
+            except _RetryError:
+                return
+            if not record:
+                self.transfer_finished = True    # the client ended the transfer (the channel is closed)
+                return
+            got = len(record)
+            self._buffers[0][self._filled:self._filled + got] = record
             self.tot_bytes_received += got
             self._filled += got
         self._store()
@@ -124,12 +146,25 @@ class ReceivingData:
         self.close()
 
 
-class DataHandler(ReceivingData, DTPHandler):
-    fast_receive = True
-    handle_read_event = ReceivingData.handle_read   # DTPHandler binds its own handle_read here
+class ReadEvents(DTPHandler):
+    """DTPHandler with readiness going to whatever handle_read the class has (DTPHandler binds its own
+    handle_read there, which would pass our whole-block reads by)."""
+
+    def handle_read_event(self):
+        self.handle_read()
 
 
-class TLSDataHandler(ReceivingData, TLS_DTPHandler):
+class DataHandler(ReceivingData, ReadEvents):
+    pass
+
+
+class TLSDataHandler(ReceivingData, TLS_DTPHandler, ReadEvents):
+    """TLS_DTPHandler's TLS (handshake, shutdown) around ReceivingData's reads: its handle_read_event ends in
+    ReadEvents'."""
+
+    def secured(self):
+        return self._ssl_requested
+
     def secure_connection(self, ssl_context):
         super().secure_connection(self.cmd_channel.data_ssl_context)   # capped at TLS 1.2 (see tls.py)
 
