@@ -560,6 +560,16 @@ def test_curl_ftps(srv, tmp_path):
     assert curl("--ssl-reqd", "-k", f"{base}/curl-tls.bin").stdout == data.read_bytes()
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["ftp", "ftps"])
+def test_ascii_uploads_store_unix_line_endings(srv, tls):
+    """TYPE A (not the whole-block binary reads): the client's CRLF lines arrive as LF, plain and over TLS."""
+    lines = b"".join(b"line %d of a text file\r\n" % n for n in range(200_000))   # ~5 MiB: several reads
+    name = f"ascii-{'tls' if tls else 'plain'}.txt"
+    with client(srv, "alice", tls=tls) as ftp:
+        assert reply_of(ftp.storlines, f"STOR /pub/{name}", io.BytesIO(lines)).startswith("226")
+    assert (srv.pub / name).read_bytes() == lines.replace(b"\r\n", b"\n")
+
+
 def test_ftps_with_ftplib_caps_data_channels_at_tls_1_2(srv):
     data = os.urandom(2 * MiB)
     with client(srv, "alice", tls=True) as ftp:
