@@ -154,10 +154,8 @@ class Incoming:
         if self.length is not None and self.writer.size != self.length:
             self.discard()
             raise Refused(Kind.INCOMPLETE, f"the upload was cut short ({self.writer.size} of {self.length} bytes)")
-        if self.mtime is not None:
-            os.utime(self.writer.temp, (self.mtime, self.mtime))
         try:
-            self.writer.publish(replace=self.replace)
+            self.writer.publish(replace=self.replace, mtime=self.mtime)
         except FileExistsError:   # someone else's file appeared meanwhile
             self.discard()
             raise Refused(Kind.EXISTS, "a file with that name appeared meanwhile") from None

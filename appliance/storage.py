@@ -15,6 +15,7 @@ Contract:
 import ctypes
 import errno
 import fcntl
+import mmap
 import os
 import secrets
 import shutil
@@ -261,11 +262,41 @@ def publish(temp, target, replace):
         os.unlink(temp)
 
 
+STAGE = 4 << 20           # a staging buffer: the unit of O_DIRECT writes for blocks that arrive as bytes
+
+
+class Staging:
+    """Two page-aligned buffers that collect blocks which cannot go through O_DIRECT as they are (read-only
+    bytes, from WsgiDAV or a TLS socket): one fills while the other is being written."""
+
+    def __init__(self):
+        self.buffers = [memoryview(mmap.mmap(-1, STAGE)) for _ in range(2)]
+        self.filled = 0
+
+    def take(self, view):
+        """Copy what fits of a byte view into the filling buffer; return how many bytes were taken."""
+        taken = min(len(view), STAGE - self.filled)
+        self.buffers[0][self.filled:self.filled + taken] = view[:taken]
+        self.filled += taken
+        return taken
+
+    def full(self):
+        return self.filled == STAGE
+
+    def swap(self):
+        """The filled part of the filling buffer; the other one fills from now on."""
+        block, self.filled = self.buffers[0][:self.filled], 0
+        self.buffers.reverse()
+        return block
+
+
 class AtomicWriter:
     """Write a file through a hidden temporary name; `publish()` makes it visible, anything else discards it.
 
     `write(block)` stores blocks in order; a whole page-aligned block goes through O_DIRECT in a thread while
-    the caller receives the next one, so the block must stay valid until the following write() call.
+    the caller receives the next one, so the block must stay valid until the following write() call. Blocks
+    of at least OFFLOAD_MIN that cannot (bytes) are copied into Staging's buffers, which go the same way
+    4 MiB at a time, so a big upload never fills the page cache whatever its blocks are.
     `keep()` stops without discarding (the temporary file stays, fsynced), and `AtomicWriter(target, temp,
     offset)` continues such a kept file at offset, dropping what it holds beyond (resumable uploads)."""
 
@@ -280,7 +311,7 @@ class AtomicWriter:
             self.file.truncate(offset)
         self.direct = DirectDescriptor(self.temp)
         self.size = self.flushed = offset
-        self.storing = None
+        self.storing = self.staging = None
 
     def _wait(self):
         if self.storing is not None:
@@ -288,6 +319,8 @@ class AtomicWriter:
             storing.get()
 
     def write(self, data):
+        if self.staging is not None or self._worth_staging(data):
+            return self._stage(data)
         self._wait()
         if self.direct.takes(data, self.size):
             self.storing = offload.start(self.direct.write, data, self.size, self.file.fileno())
@@ -300,12 +333,41 @@ class AtomicWriter:
             start_writeback(self.file.fileno(), self.flushed, self.size - self.flushed)
             self.flushed = self.size
 
-    def publish(self, replace):
-        """fsync and move into place (both in one trip off the serving thread: see fsync)."""
-        self._wait()
-        offload.run(self._sync_and_move, replace)
+    def _worth_staging(self, data):
+        return (len(data) >= OFFLOAD_MIN and self.size % DIRECT_ALIGN == 0 and self.direct.fd != 0
+                and not direct_aligned(data, self.size))
 
-    def _sync_and_move(self, replace):
+    def _stage(self, data):
+        if self.staging is None:
+            self.staging = Staging()
+        view = memoryview(data).cast("B")
+        while view:
+            taken = self.staging.take(view)
+            view, self.size = view[taken:], self.size + taken
+            if self.staging.full():
+                self._wait()
+                block = self.staging.swap()
+                start = self.size - len(block)
+                self.storing = offload.start(self.direct.write, block, start, self.file.fileno())
+                if self.flushed == start:
+                    self.flushed = self.size
+
+    def _write_staged(self):
+        """Write what the staging buffer still holds (the end of the file, through the page cache)."""
+        if self.staging is not None and self.staging.filled:
+            block = self.staging.swap()
+            write_at(self.file.fileno(), block, self.size - len(block))
+
+    def publish(self, replace, mtime=None):
+        """Give the file modification time `mtime` (seconds) when given, fsync and move into place (all in one
+        trip off the serving thread: see fsync)."""
+        self._wait()
+        offload.run(self._sync_and_move, replace, mtime)
+
+    def _sync_and_move(self, replace, mtime):
+        self._write_staged()
+        if mtime is not None:
+            os.utime(self.file.fileno(), (mtime, mtime))   # after the last write, which would reset it
         os.fsync(self.file.fileno())
         self._close()
         publish(self.temp, self.target, replace)
@@ -314,11 +376,13 @@ class AtomicWriter:
         """fsync and close, keeping the temporary file for a later AtomicWriter(target, temp, size); return
         (temp, size)."""
         self._wait()
+        offload.run(self._write_staged)
         fsync(self.file.fileno())
         self._close()
         return self.temp, self.size
 
     def _close(self):
+        self.staging = None
         self.direct.close()
         if not self.file.closed:
             self.file.close()
@@ -348,7 +412,7 @@ def replace_with(path, data, mode, owner=None, check=None):
         os.chmod(out.temp, mode)
         if owner is not None:
             os.chown(out.temp, *owner)
-        out.write(data)   # bytes are written at once (never handed to a thread)
+        write_at(out.file.fileno(), data, 0)   # at once, so that check() reads all of it
         if check is not None:
             check(out.temp)
         out.publish(replace=True)
