@@ -58,14 +58,17 @@ def folder(server):
 
 class ChunkLog:
     """Counts the page's up2k chunk POSTs (requests carrying X-Up2k-Hash), the chunks they carry (one POST
-    names consecutive chunks as "hash,hash,...") and the chunks in POSTs answered 200."""
+    names consecutive chunks as "hash,hash,...") and the chunks in POSTs answered 200; `troubles` lists the
+    chunk POSTs answered otherwise or failed, which the uploader retries (so a count off says why)."""
 
     def __init__(self, page):
         self.posts = 0
         self.sent = 0
         self.stored = 0
+        self.troubles = []
         page.on("request", self._request)
         page.on("response", self._response)
+        page.on("requestfailed", self._failed)
 
     @staticmethod
     def is_chunk(request):
@@ -81,11 +84,19 @@ class ChunkLog:
             self.sent += self.count(request)
 
     def _response(self, response):
-        if self.is_chunk(response.request) and response.status == 200:
-            self.stored += self.count(response.request)
+        if self.is_chunk(response.request):
+            if response.status == 200:
+                self.stored += self.count(response.request)
+            else:
+                self.troubles.append(f"{response.status} {response.status_text}")
+
+    def _failed(self, request):
+        if self.is_chunk(request):
+            self.troubles.append(f"failed: {request.failure}")
 
     def reset(self):
         self.posts = self.sent = self.stored = 0
+        self.troubles = []
 
 
 def login(page, base_url, user, next_path):
@@ -191,7 +202,7 @@ def test_folder_upload_keeps_structure(server, page, folder, tmp_path):
         if local.is_file():
             rel = local.relative_to(tmp_path)
             assert sha256_file(base / rel) == sha256_file(local), rel
-    assert chunks.sent == chunks.stored == 42 + 3   # the empty file needs no chunk
+    assert chunks.sent == chunks.stored == 42 + 3, chunks.troubles   # the empty file needs no chunk
     assert chunks.posts == 6 + 3                    # consecutive chunks travel together, 8 MiB a POST
     assert not list(base.rglob(".filedock-part-*"))
 
@@ -345,7 +356,7 @@ def test_known_file_is_deduplicated_without_chunks(server, page, folder, tmp_pat
     chunks = ChunkLog(page)
     page.set_input_files("#file-input", str(data))
     expect(upfile(page, "twice.bin")).to_have_attribute("data-state", "done")
-    assert chunks.sent == 4
+    assert chunks.sent == 4, chunks.troubles
     page.click("#up-clear")
 
     # The same file again, here and in another folder: the server has it, nothing is sent.
