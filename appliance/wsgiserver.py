@@ -23,7 +23,6 @@ from gunicorn import sock, systemd
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base_async import AsyncWorker
 
-from . import counters
 from .config import ConfigError
 
 
@@ -77,6 +76,7 @@ class GeventDaemon(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from . import counters   # in the worker only: the master needs neither the database nor the app
         module, _, function = self.app_factory.partition(":")
         app = getattr(importlib.import_module(module), function)(self.filedock_config)
         return counters.count_wsgi(app, counters.Counters(self.filedock_config.state_dir, self.section).start())
