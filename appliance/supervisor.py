@@ -4,8 +4,8 @@ Contract: used by `make run` and the container entrypoint (systemd runs each dae
 instead). `become_supervisor(config_path, plan)` replaces the CLI's process (the same pid) with a lean
 `python -m appliance.supervisor CONFIG NAME:NICENESS...`: the CLI has loaded the config and decided which
 daemons run, and the supervisor itself needs nothing of it, so it does not keep the config's modules
-(~7 MiB) for its lifetime. Each child is `filedock --config FILE <daemon>`; one that exits is restarted with a backoff
-(1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT is passed on to
+(~7 MiB) for its lifetime. Each child is `filedock --config FILE <daemon>`; one that exits is restarted
+with a backoff (1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT is passed on to
 every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have. A daemon
 that cannot start (a port taken, a bad certificate) is logged with its exit status each time it is retried
 and never stops the others. A daemon with a niceness in the table (the worker) starts at it, as its unit's

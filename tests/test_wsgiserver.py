@@ -7,13 +7,12 @@ forks them and never maps gevent itself (its memory is the daemon's cost beyond 
 import os
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import FILEDOCK, REPO, free_port, port_answers, wait_for
+from conftest import free_port, port_answers, start_alone, wait_for
 
 CLOSE = {"Connection": "close"}   # no idle kept-alive connection holds a graceful stop until its timeout
 
@@ -23,16 +22,11 @@ def start_daemon(tmp_path, name, workers):
     a NOTIFY_SOCKET of the test's own; returns (process, port, notify socket)."""
     port = free_port()
     (tmp_path / "files").mkdir(exist_ok=True)
-    config = tmp_path / "filedock.toml"
-    config.write_text(f'[server]\nstate_dir = "state"\nscan_interval = 0\n\n[announce]\nenabled = false\n\n'
-                      f'[{name}]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nworkers = {workers}\n\n'
-                      f'[[volumes]]\nurl = "/"\npath = "{tmp_path}/files"\naccess = {{ "*" = "rwmd" }}\n')
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(30)
-    env = dict(os.environ, PYTHONPATH=str(REPO), NOTIFY_SOCKET=str(tmp_path / "notify"))
-    process = subprocess.Popen(FILEDOCK + ["--config", str(config), name], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process, notify = start_alone(
+        tmp_path, name,
+        f'[server]\nstate_dir = "state"\nscan_interval = 0\n\n[announce]\nenabled = false\n\n'
+        f'[{name}]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nworkers = {workers}\n\n'
+        f'[[volumes]]\nurl = "/"\npath = "{tmp_path}/files"\naccess = {{ "*" = "rwmd" }}\n')
     return process, port, notify
 
 
@@ -94,7 +88,8 @@ def test_several_workers_are_forked_by_a_master_without_gevent(tmp_path, name):
         assert notify.recv(100).startswith(b"READY=1")
         (tmp_path / "files" / "a.txt").write_bytes(b"alpha\n")
         answer = wait_for(lambda: port_answers(socket.SOCK_STREAM, port)
-                          and requests.get(f"http://127.0.0.1:{port}/a.txt", headers=CLOSE, timeout=30), what="an answer")
+                          and requests.get(f"http://127.0.0.1:{port}/a.txt", headers=CLOSE, timeout=30),
+                          what="an answer")
         assert answer.status_code == 200 and answer.content == b"alpha\n"
         workers = wait_for(lambda: len(children(process.pid)) == 2 and children(process.pid), timeout=30,
                            what="two workers")
