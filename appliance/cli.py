@@ -114,7 +114,7 @@ def cmd_run(args):
     for daemon in daemons.enabled(cfg):
         if daemon.serves and daemon.section in daemons.SCHEMES:
             print(f"filedock: {NAMES[daemon.section]} at {' and '.join(_urls(cfg, daemon.section))}", flush=True)
-    return supervisor.run(cfg)
+    supervisor.become_supervisor(cfg.path, [(d.name, d.niceness) for d in daemons.enabled(cfg)])
 
 
 def cmd_daemon(args):
@@ -162,7 +162,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if args.command == "user" and args.action != "list" and not args.name:
         parser().error("user add/passwd/del need a NAME")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=supervisor.LOG_FORMAT)
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -14,8 +14,6 @@ import hmac
 import os
 import signal
 import subprocess
-import urllib.error
-import urllib.request
 
 MAX_LINE = 200
 USER_AGENT = "filedock-hooks"
@@ -75,19 +73,23 @@ def run_command(argv, body, timeout, env=None):
     return process.returncode, out, err
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):
-        return None   # a 3xx is then an HTTPError: a webhook is answered where it is posted
-
-
 def post_webhook(url, body, secret, timeout, event_id):
     """POST body to url (see the contract); raise HookFailed unless it is answered 2xx."""
+    # here, not at the top: urllib.request brings http.client, email and ssl (~3 MiB), and of the processes
+    # that import this module (for before-upload hooks) only the worker's deliveries post anything
+    import urllib.error
+    import urllib.request
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None   # a 3xx is then an HTTPError: a webhook is answered where it is posted
+
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "X-Filedock-Event": str(event_id)}
     if secret:
         headers["X-Filedock-Signature"] = signature(secret, body)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.build_opener(_NoRedirects).open(request, timeout=timeout) as response:
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=timeout) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         raise HookFailed(f"{url} answered {exc.code} {exc.reason}") from None

@@ -59,8 +59,9 @@ SETTINGS = [
     Setting("dav", "enabled", bool, False, "Serve WebDAV (the starter config turns it on)."),
     Setting("dav", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("dav", "port", int, 8081, "TCP port of WebDAV."),
-    Setting("dav", "workers", int, 2,
-            "gunicorn worker processes of WebDAV (gevent, so each serves many clients; locks live in the database; a listing is CPU-bound, so 2 use two cores)."),
+    Setting("dav", "workers", int, 1,
+            "gevent worker processes of WebDAV (each serves many clients; locks live in the database). 1 runs "
+            "in the daemon's own process; 2 or more under a gunicorn master, for listings on more cores."),
     Setting("dav", "macos_dotfiles", str, "keep",
             "macOS Finder's ._* and .DS_Store files: keep (store them), hide (store, never list) or refuse.",
             ("keep", "hide", "refuse")),

@@ -1,8 +1,12 @@
 """Running a WSGI daemon (the web app, WebDAV) under gunicorn with gevent workers: the one place it is set up.
 
-Contract: `serve(config, section, app_factory, keepalive_reason)` blocks, serving the app that
-`app_factory` (a "module:function(config)" string) builds, on [section] host:port with [section] workers
-processes. The master never imports the app: workers load it after the fork, which keeps the master small.
+Contract: `serve(config, section, app_factory)` blocks, serving the app that `app_factory` (a
+"module:function(config)" string) builds, on [section] host:port with [section] workers processes. With
+several, gunicorn's arbiter (the master) forks them and restarts one that dies or hangs; the master never
+imports the app nor gevent: workers load both after the fork, which keeps the master small. With one, that
+one gevent worker runs in the daemon's own process, without an arbiter (a master would cost a process for
+nothing but restarts, which the supervisor or systemd already does): the same gunicorn worker, HTTP parser,
+sendfile, TLS and graceful stop (SIGTERM: finish requests for up to 10 s; SIGINT, SIGQUIT: at once).
 Each worker patches gevent's sendfile to the kernel's (appliance.sendfile) and sends the core's blocking work
 to gevent's thread pool (appliance.offload). gunicorn's arbiter tells systemd when it is ready
 (Type=notify). Its control socket is disabled: several filedock instances (tests, daemons) would collide on
@@ -13,10 +17,12 @@ without tls the master does not import appliance.tls and its cryptography).
 Every worker counts its requests and bytes under the protocol named by the section (appliance.counters).
 """
 import importlib
+import os
 
+from gunicorn import sock, systemd
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.base_async import AsyncWorker
 
-from . import counters
 from .config import ConfigError
 
 
@@ -25,6 +31,17 @@ def _post_worker_init(worker):
     from .sendfile import patch_gevent_sendfile
     patch_gevent_sendfile()
     offload.use_gevent_threadpool()
+
+
+class GeventAfterFork(AsyncWorker):
+    """gunicorn's gevent worker, imported only in the forked worker: the master never loads gevent (~5 MiB)."""
+
+    def init_process(self):
+        from gunicorn.workers.ggevent import GeventWorker
+        # GeventWorker adds no state of its own to AsyncWorker's, so the object the master made (whose
+        # heartbeat file the master watches) becomes one after the fork
+        self.__class__ = GeventWorker
+        self.init_process()
 
 
 class GeventDaemon(BaseApplication):
@@ -39,7 +56,7 @@ class GeventDaemon(BaseApplication):
         settings = {
             "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
             "workers": cfg.get(section, "workers"),
-            "worker_class": "gevent",
+            "worker_class": GeventAfterFork,
             "worker_connections": 1000,
             "timeout": 120,
             "graceful_timeout": 10,
@@ -59,6 +76,7 @@ class GeventDaemon(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        from . import counters   # in the worker only: the master needs neither the database nor the app
         module, _, function = self.app_factory.partition(":")
         app = getattr(importlib.import_module(module), function)(self.filedock_config)
         return counters.count_wsgi(app, counters.Counters(self.filedock_config.state_dir, self.section).start())
@@ -77,6 +95,23 @@ def tls_settings(config, section):
     return {"certfile": certfile, "keyfile": keyfile}
 
 
+def serve_alone(daemon):
+    """Run gunicorn's gevent worker in this process, on the daemon's sockets, until stopped."""
+    from .geventalone import AloneWorker   # imports gevent: only here, where it patches this very process
+    log = daemon.cfg.logger_class(daemon.cfg)
+    listeners = sock.create_sockets(daemon.cfg, log)
+    log.info("Listening at: %s (%s), one gevent worker in this process", ",".join(map(str, listeners)),
+             os.getpid())
+    systemd.sd_notify("READY=1", log)
+    worker = AloneWorker(1, os.getppid(), listeners, daemon, daemon.cfg.timeout / 2.0, daemon.cfg, log)
+    worker.pid = os.getpid()
+    worker.init_process()
+
+
 def serve(config, section, app_factory):
     """Serve a WSGI app under gunicorn + gevent until stopped."""
-    GeventDaemon(config, section, app_factory).run()
+    daemon = GeventDaemon(config, section, app_factory)
+    if daemon.cfg.workers == 1:
+        serve_alone(daemon)
+    else:
+        daemon.run()

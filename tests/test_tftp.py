@@ -406,19 +406,13 @@ def test_every_refusal_kind_has_a_code():
 def test_daemon_reports_ready_once_bound_and_stops_on_sigterm(tmp_path):
     """Under a Type=notify unit: READY=1 only when the port is bound; SIGTERM ends it promptly, status 0,
     discarding an upload in flight."""
-    from conftest import FILEDOCK, REPO, free_port, port_answers
+    from conftest import free_port, port_answers, start_alone
     port = free_port(socket.SOCK_DGRAM)
     (tmp_path / "files").mkdir()
-    config = tmp_path / "filedock.toml"
-    config.write_text(f'[server]\nstate_dir = "state"\n\n[tftp]\nenabled = true\nhost = "127.0.0.1"\n'
-                      f'port = {port}\nallow_write = true\n\n[[volumes]]\nurl = "/"\n'
-                      f'path = "{tmp_path}/files"\naccess = {{ "*" = "rw" }}\n')
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify"))
-    notify.settimeout(30)
-    env = dict(os.environ, PYTHONPATH=str(REPO), NOTIFY_SOCKET=str(tmp_path / "notify"))
-    daemon = subprocess.Popen(FILEDOCK + ["--config", str(config), "tftp"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    daemon, notify = start_alone(tmp_path, "tftp",
+                                 f'[server]\nstate_dir = "state"\n\n[tftp]\nenabled = true\nhost = "127.0.0.1"\n'
+                                 f'port = {port}\nallow_write = true\n\n[[volumes]]\nurl = "/"\n'
+                                 f'path = "{tmp_path}/files"\naccess = {{ "*" = "rw" }}\n')
     try:
         assert notify.recv(100) == b"READY=1"
         assert port_answers(socket.SOCK_DGRAM, port)
