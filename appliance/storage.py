@@ -253,13 +253,49 @@ def unique_name(folder, name):
     raise FileExistsError(errno.EEXIST, "no free name", os.path.join(folder, name))
 
 
+def _libc_renameat2():
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return function
+
+
+_RENAMEAT2 = _libc_renameat2()
+AT_FDCWD = -100
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+# renameat2 refused: no such call (an old kernel or libc), a filesystem without the flag, a seccomp filter
+RENAME_FLAG_REFUSED = (errno.ENOSYS, errno.EINVAL, errno.EPERM, errno.ENOTSUP)
+
+
+def rename_with(source, dest, flags):
+    """Linux renameat2(source, dest, flags) (RENAME_NOREPLACE, RENAME_EXCHANGE); OSError with the call's errno,
+    ENOSYS where libc has no renameat2."""
+    if _RENAMEAT2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    if _RENAMEAT2(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(dest), flags) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(dest))
+
+
 def publish(temp, target, replace):
-    """Move a finished, fsynced temporary file into place; FileExistsError if target exists and not replace."""
+    """Move a finished, fsynced temporary file into place; FileExistsError if target exists and not replace.
+    Without replace it is one rename that refuses an existing name (RENAME_NOREPLACE), so the folder sees a
+    rename from a temporary name, as with replace (the watcher ignores those: filedock indexes them itself);
+    where the filesystem or kernel cannot, a hardlink (which refuses an existing name too) and an unlink."""
     if replace:
         os.rename(temp, target)
-    else:
-        os.link(temp, target)   # fails with EEXIST instead of silently replacing
-        os.unlink(temp)
+        return
+    try:
+        rename_with(temp, target, RENAME_NOREPLACE)
+        return
+    except OSError as exc:
+        if exc.errno not in RENAME_FLAG_REFUSED:
+            raise   # FileExistsError (EEXIST) among them
+    os.link(temp, target)   # fails with EEXIST instead of silently replacing
+    os.unlink(temp)
 
 
 STAGE = 4 << 20           # a staging buffer: the unit of O_DIRECT writes for blocks that arrive as bytes

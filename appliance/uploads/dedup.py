@@ -28,7 +28,6 @@ its content with that twin:
   twin. Where the filesystem cannot (ext4, tmpfs) or the twin is on another one, nothing changes: a file is
   never replaced by a copy.
 """
-import ctypes
 import errno
 import fcntl
 import logging
@@ -58,8 +57,6 @@ OWN_TIME_SLACK_NS = 60 * 10 ** 9
 # How many of a content's indexed twins a new file looks at to pick the one to share with: a content with
 # thousands of copies would otherwise cost every new copy a read of all of them (quadratic in the copies).
 TWIN_CANDIDATES = 16
-AT_FDCWD = -100
-RENAME_EXCHANGE = 2
 
 
 def unchanged(volume, entries):
@@ -120,25 +117,9 @@ def materialize(source, dest, mode):
     return False
 
 
-def _libc_renameat2():
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return function
-
-
-_RENAMEAT2 = _libc_renameat2()
-
-
 def exchange(a, b):
     """Swap what two names lead to, atomically (Linux renameat2 RENAME_EXCHANGE); OSError where it cannot."""
-    if _RENAMEAT2 is None:
-        raise OSError(errno.ENOSYS, "renameat2 is not available")
-    if _RENAMEAT2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), str(b))
+    storage.rename_with(a, b, storage.RENAME_EXCHANGE)
 
 
 def dedupe_range(source, dest, size):
