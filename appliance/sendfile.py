@@ -1,16 +1,21 @@
 """Fast file bodies for the WSGI daemons (web app, WebDAV): the kernel's sendfile under gunicorn+gevent,
-1 MiB blocks everywhere else.
+1 MiB blocks everywhere else; and how much one sendfile() call may send (`SENDFILE_MAX`, FTP's RETR too).
 
 Contract: `file_body(environ, file, length)` returns a WSGI body that sends `length` bytes from the file's
 current position (closing the file when done). Under gunicorn it is gunicorn's `wsgi.file_wrapper`, which gunicorn hands to the socket's
 `sendfile` bounded by Content-Length. gevent's socket implements `sendfile` as an 8 KiB read/send loop
 (measured at 0.3-0.8 GB/s); `patch_gevent_sendfile()` (called once per worker) replaces it with a
 cooperative `os.sendfile` loop that waits on the socket instead of blocking the worker (~1.8 GB/s here).
+
+Each sendfile() call sends at most SENDFILE_MAX bytes (FTP's RETR uses it too). With calls of up to the
+whole file (HTTP, WebDAV) or 1 MiB (FTP), 1 GiB GETs over loopback ran at 0.64-1.0x of copyparty's; with
+32-256 KiB per call at 1.2-1.8x (HTTP, WebDAV) and ~0.95x (FTP), at no more CPU per GiB (docs/performance.md,
+"Big downloads"). 64 KiB is pyftpdlib's own default and what copyparty sends per call.
 """
 import os
 
 BLOCK = 1 << 20
-SENDFILE_MAX = 1 << 30
+SENDFILE_MAX = 64 << 10   # bytes per sendfile() call (see above)
 
 
 class FileSlice:

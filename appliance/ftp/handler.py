@@ -12,9 +12,9 @@ Every command counts as a request, and every data connection's bytes in and out 
 (appliance.counters, protocol "ftp").
 
 The data channel (`DataHandler`, `TLSDataHandler`) reads uploads into two page-aligned 4 MiB buffers and
-stores whole blocks (O_DIRECT where the filesystem allows it), and sends downloads with sendfile 1 MiB at a
-time. A plain data channel is read straight into the buffer (recv_into), whichever control handler opened
-it; a TLS one (PROT P) by decrypted records, copied into it. When an upload's data connection ends it decides: the client closed the data connection and is
+stores whole blocks (O_DIRECT where the filesystem allows it), and sends downloads with sendfile,
+appliance.sendfile.SENDFILE_MAX bytes a call. A plain data channel is read straight into the buffer
+(recv_into), whichever control handler opened it; a TLS one (PROT P) by decrypted records, copied into it. When an upload's data connection ends it decides: the client closed the data connection and is
 still connected, so the upload is complete and is published; or the control connection went away with it
 (a killed client, a cut), the transfer was aborted or the server is stopping, so it is kept as a partial.
 """
@@ -31,11 +31,11 @@ from pyftpdlib.log import logger
 
 from .. import storage
 from ..refusal import Kind, Refused
+from ..sendfile import SENDFILE_MAX
 from . import replies, uploads
 from .filesystem import VolumeFS
 
 BLOCK = 4 << 20
-SEND_BLOCK = 1 << 20
 GONE = select.POLLRDHUP | select.POLLHUP | select.POLLERR | select.POLLNVAL
 # How long the end of an upload waits to see whether the client went away with it (killed, cut off): a
 # client that ends normally waits for our reply and sends nothing; a killed one closes its control
@@ -46,7 +46,7 @@ GRACE, GRACE_ABOVE = 0.02, 1 << 20
 class ReceivingData:
     """Data channel behaviour shared by the plain and TLS data handlers (see the module docstring)."""
 
-    ac_out_buffer_size = SEND_BLOCK     # bytes per sendfile() of a RETR
+    ac_out_buffer_size = SENDFILE_MAX   # bytes per sendfile() of a RETR
     _buffers = None
     _filled = 0
 
