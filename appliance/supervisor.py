@@ -9,7 +9,9 @@ with a backoff (1 s doubling to 30 s, reset after a minute of good health). SIGT
 every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have. A daemon
 that cannot start (a port taken, a bad certificate) is logged with its exit status each time it is retried
 and never stops the others. A daemon with a niceness in the table (the worker) starts at it, as its unit's
-Nice= has it, so at a cold start on few cores the serving daemons' imports come first.
+Nice= has it, so at a cold start on few cores the serving daemons' imports come first, and in a session of
+its own, as systemd starts every unit: with the kernel's autogroups a niceness only ranks processes of one
+session, and the worker lowers its own session's too (appliance.worker.lower_priority).
 """
 import logging
 import os
@@ -32,7 +34,7 @@ class Child:
 
     def start(self):
         nice = (lambda: os.nice(self.niceness)) if self.niceness else None
-        self.process = subprocess.Popen(self.argv, preexec_fn=nice)
+        self.process = subprocess.Popen(self.argv, preexec_fn=nice, start_new_session=bool(self.niceness))
         self.started = time.monotonic()
         log.info("started %s (pid %d)", self.name, self.process.pid)
 

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 
 from gunicorn.systemd import sd_notify
 
@@ -45,6 +46,7 @@ def prune_logins(db, config):
 CHORES = [(600, expire_uploads), (3600, prune_logins), (3600, hooks.prune), (3600, thumbs_queue.sweep),
           (300, tags.backfill), (3600, shares.prune), (3600, events.prune)]
 IDLE_SLEEP = 1.0
+AUTOGROUP = Path("/proc/self/autogroup")   # this session's scheduling group: its niceness (proc(5))
 
 
 def scan_all(db, config):
@@ -61,10 +63,34 @@ def scan_all(db, config):
 def lower_priority():
     """Run niced below the daemons that serve (the table's niceness). Under systemd the unit's Nice= has done it
     already (and its system call filter refuses setpriority), as `filedock run` has, so only a process still
-    above it asks."""
+    above it asks. A niceness ranks a process only among those of its autogroup (its session, where the kernel
+    groups by session and no CPU cgroup does), and systemd and `filedock run` start the worker in a session of
+    its own: as the session's leader it gives the session's autogroup its niceness too, so its hashing and
+    thumbnails yield to the serving daemons and to everything else on the machine."""
     niceness = daemons.BY_NAME["worker"].niceness
     if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    if os.getsid(0) == os.getpid():
+        set_autogroup_niceness(os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def set_autogroup_niceness(niceness):
+    """Give this session's autogroup `niceness`; nothing where the kernel has no autogroups. The kernel refuses
+    (EAGAIN) a change within 0.1 s of another unprivileged one anywhere: it is tried again."""
+    reason = "busy"
+    for _ in range(10):
+        try:
+            AUTOGROUP.write_text(str(niceness))
+            return
+        except FileNotFoundError:
+            return      # a kernel without autogroups: the niceness alone ranks the worker
+        except BlockingIOError:
+            time.sleep(0.1)
+        except OSError as refused:
+            reason = refused.strerror
+            break
+    log.warning("the kernel refused to lower the worker's autogroup (%s): its work competes with other "
+                "sessions' at their priority", reason)
 
 
 def start_watcher(db, config):

@@ -6,6 +6,7 @@ import stat
 import subprocess
 import time
 import tomllib
+from pathlib import Path
 
 import pytest
 import requests
@@ -160,15 +161,26 @@ def test_supervisor_restarts_a_dead_daemon(make_server):
 
 
 def test_supervisor_starts_the_worker_niced_and_the_serving_daemons_not(make_server):
+    """The worker is niced, in a session of its own whose autogroup has its niceness (a niceness alone ranks
+    a process only within its autogroup: it would not yield to anything outside filedock's session)."""
     srv = make_server()
 
-    def niceness(name):
+    def daemon(name):
         found = subprocess.run(["pgrep", "-f", "--", f"--config {srv.config_path} {name}$"], capture_output=True,
                                text=True).stdout.split()
-        return os.getpriority(os.PRIO_PROCESS, int(found[0]))
+        return int(found[0])
+
+    def autogroup_nice(pid):
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])   # "/autogroup-N nice K"
 
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    assert (niceness("web"), niceness("worker")) == (base, min(19, base + 10))
+    web, worker = daemon("web"), daemon("worker")
+    assert (os.getpriority(os.PRIO_PROCESS, web), os.getpriority(os.PRIO_PROCESS, worker)) == (base, min(19, base + 10))
+    assert os.getsid(web) == srv.process.pid and os.getsid(worker) == worker
+    deadline = time.monotonic() + 30
+    while autogroup_nice(worker) != min(19, base + 10) and time.monotonic() < deadline:
+        time.sleep(0.1)     # the worker sets it once it has started
+    assert (autogroup_nice(web), autogroup_nice(worker)) == (autogroup_nice(os.getpid()), min(19, base + 10))
 
 
 def test_sigterm_stops_every_daemon_gracefully(make_server):
