@@ -9,9 +9,9 @@ with a backoff (1 s doubling to 30 s, reset after a minute of good health). SIGT
 every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have. A daemon
 that cannot start (a port taken, a bad certificate) is logged with its exit status each time it is retried
 and never stops the others. A daemon with a niceness in the table (the worker) starts at it, as its unit's
-Nice= has it, so at a cold start on few cores the serving daemons' imports come first, and in a session of
-its own, as systemd starts every unit: with the kernel's autogroups a niceness only ranks processes of one
-session, and the worker lowers its own session's too (appliance.worker.lower_priority).
+Nice= has it, so at a cold start on few cores the serving daemons' imports come first. Every child stays in
+the supervisor's session and process group (a signal to the group reaches them all), so with the kernel's
+autogroups the worker's niceness ranks it against the other daemons, not against the rest of the machine.
 """
 import logging
 import os
@@ -34,7 +34,7 @@ class Child:
 
     def start(self):
         nice = (lambda: os.nice(self.niceness)) if self.niceness else None
-        self.process = subprocess.Popen(self.argv, preexec_fn=nice, start_new_session=bool(self.niceness))
+        self.process = subprocess.Popen(self.argv, preexec_fn=nice)
         self.started = time.monotonic()
         log.info("started %s (pid %d)", self.name, self.process.pid)
 

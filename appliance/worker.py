@@ -64,9 +64,10 @@ def lower_priority():
     """Run niced below the daemons that serve (the table's niceness). Under systemd the unit's Nice= has done it
     already (and its system call filter refuses setpriority), as `filedock run` has, so only a process still
     above it asks. A niceness ranks a process only among those of its autogroup (its session, where the kernel
-    groups by session and no CPU cgroup does), and systemd and `filedock run` start the worker in a session of
-    its own: as the session's leader it gives the session's autogroup its niceness too, so its hashing and
-    thumbnails yield to the serving daemons and to everything else on the machine."""
+    groups by session and no CPU cgroup does), and systemd starts every unit in a session of its own: there,
+    as the session's leader, the worker gives the session's autogroup its niceness too, so that its hashing
+    and thumbnails yield to the serving units. Under `filedock run` it shares the supervisor's session with
+    the daemons and leaves the autogroup alone (it would lower them all)."""
     niceness = daemons.BY_NAME["worker"].niceness
     if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)

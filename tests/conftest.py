@@ -145,8 +145,9 @@ access = {{ "*" = "g" }}
 
 
 def start_alone(folder, name, config_text):
-    """`filedock NAME` started as its systemd unit starts it: alone, on config_text (written to
-    folder/filedock.toml), with a NOTIFY_SOCKET the caller reads READY=1 from; returns (process, that socket)."""
+    """`filedock NAME` started as its systemd unit starts it: alone, in a session of its own, on config_text
+    (written to folder/filedock.toml), with a NOTIFY_SOCKET the caller reads READY=1 from; returns (process,
+    that socket)."""
     config = folder / "filedock.toml"
     config.write_text(config_text)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -154,7 +155,7 @@ def start_alone(folder, name, config_text):
     notify.settimeout(30)
     env = dict(os.environ, PYTHONPATH=str(REPO), NOTIFY_SOCKET=str(folder / "notify"))
     process = subprocess.Popen(FILEDOCK + ["--config", str(config), name], env=env, cwd=folder,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     return process, notify
 
 

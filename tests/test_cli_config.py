@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from appliance.accounts import verify_password
-from conftest import FILEDOCK, REPO
+from conftest import FILEDOCK, REPO, wait_for
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
@@ -160,9 +160,13 @@ def test_supervisor_restarts_a_dead_daemon(make_server):
         raise AssertionError("web daemon was not restarted: " + srv.log_path.read_text()[-2000:])
 
 
+def autogroup_nice(pid):
+    """The niceness of a process's autogroup (its session's scheduling group)."""
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])   # "/autogroup-N nice K"
+
+
 def test_supervisor_starts_the_worker_niced_and_the_serving_daemons_not(make_server):
-    """The worker is niced, in a session of its own whose autogroup has its niceness (a niceness alone ranks
-    a process only within its autogroup: it would not yield to anything outside filedock's session)."""
+    """The worker is niced; every daemon stays in the supervisor's session, whose autogroup keeps its niceness."""
     srv = make_server()
 
     def daemon(name):
@@ -170,17 +174,30 @@ def test_supervisor_starts_the_worker_niced_and_the_serving_daemons_not(make_ser
                                text=True).stdout.split()
         return int(found[0])
 
-    def autogroup_nice(pid):
-        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])   # "/autogroup-N nice K"
-
     base = os.getpriority(os.PRIO_PROCESS, 0)
     web, worker = daemon("web"), daemon("worker")
     assert (os.getpriority(os.PRIO_PROCESS, web), os.getpriority(os.PRIO_PROCESS, worker)) == (base, min(19, base + 10))
-    assert os.getsid(web) == srv.process.pid and os.getsid(worker) == worker
-    deadline = time.monotonic() + 30
-    while autogroup_nice(worker) != min(19, base + 10) and time.monotonic() < deadline:
-        time.sleep(0.1)     # the worker sets it once it has started
-    assert (autogroup_nice(web), autogroup_nice(worker)) == (autogroup_nice(os.getpid()), min(19, base + 10))
+    assert os.getsid(web) == os.getsid(worker) == srv.process.pid
+    wait_for(lambda: "watching" in srv.log_path.read_text(), what="the worker past its start (it logs its watches)")
+    assert autogroup_nice(worker) == autogroup_nice(web) == autogroup_nice(os.getpid())
+
+
+def test_worker_started_as_its_unit_lowers_its_sessions_autogroup(tmp_path):
+    """systemd starts each unit in a session of its own, where a niceness alone would rank the worker against
+    nothing but its own thumbnail processes: the worker gives its session's autogroup its niceness."""
+    from conftest import start_alone
+    (tmp_path / "files").mkdir()
+    worker, notify = start_alone(tmp_path, "worker", f'[server]\nstate_dir = "state"\n\n[[volumes]]\nurl = "/"\n'
+                                                      f'path = "{tmp_path}/files"\naccess = {{ "*" = "r" }}\n')
+    try:
+        assert notify.recv(100) == b"READY=1"
+        niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+        assert os.getsid(worker.pid) == worker.pid
+        assert (os.getpriority(os.PRIO_PROCESS, worker.pid), autogroup_nice(worker.pid)) == (niceness, niceness)
+        assert autogroup_nice(os.getpid()) != niceness    # this session's is unchanged
+    finally:
+        worker.terminate()
+        worker.wait(20)
 
 
 def test_sigterm_stops_every_daemon_gracefully(make_server):
