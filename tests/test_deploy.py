@@ -187,7 +187,10 @@ def test_first_deployment_serves_under_hardened_units(machine, checkout, tmp_pat
         "systemctl show -p ActiveState,UnitFileState filedock-tftp.service").stdout.split())
     assert state == {"ActiveState": "inactive", "UnitFileState": "disabled"}, state
     assert (machine.root / "etc/systemd/system/filedock-tftp.service.d/volumes.conf").is_file()
-    assert machine.ssh(f"ps -o ni= -p {main_pid(machine, 'filedock-worker.service')}").stdout.strip() == "10"
+    worker = main_pid(machine, 'filedock-worker.service')
+    assert machine.ssh(f"ps -o ni= -p {worker}").stdout.strip() == "10"
+    # ... and its session's autogroup too (systemd starts each unit in a session of its own)
+    assert machine.ssh(f"cat /proc/{worker}/autogroup").stdout.split()[-2:] == ["nice", "10"]
     # rights: anonymous is refused, the admin (password from the inventory) uploads; bytes are compared
     assert curl("-o", "/dev/null", "-w", "%{http_code}", web(machine, "/")) == b"401"
     payload = tmp_path / "photo.jpg"
