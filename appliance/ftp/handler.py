@@ -14,9 +14,10 @@ Every command counts as a request, and every data connection's bytes in and out 
 The data channel (`DataHandler`, `TLSDataHandler`) reads uploads into two page-aligned 4 MiB buffers and
 stores whole blocks (O_DIRECT where the filesystem allows it), and sends downloads with sendfile,
 appliance.sendfile.SENDFILE_MAX bytes a call. A plain data channel is read straight into the buffer
-(recv_into), whichever control handler opened it; a TLS one (PROT P) by decrypted records, copied into it. When an upload's data connection ends it decides: the client closed the data connection and is
-still connected, so the upload is complete and is published; or the control connection went away with it
-(a killed client, a cut), the transfer was aborted or the server is stopping, so it is kept as a partial.
+(recv_into), whichever control handler opened it; a TLS one (PROT P) by decrypted records, copied into it.
+When an upload's data connection ends it decides: the client closed the data connection and is still
+connected, so the upload is complete and is published; or the control connection went away with it (a killed
+client, a cut), the transfer was aborted or the server is stopping, so it is kept as a partial.
 """
 import errno
 import mmap
