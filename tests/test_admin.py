@@ -82,6 +82,18 @@ def everywhere(srv, who, path):
     return {name: read(srv, who, path) for name, read in READERS.items()}
 
 
+def log_in(srv, session, who):
+    """Log a browser-like session in; whether the web worker that answered took the login (each web worker
+    picks a new account up on its own, within a second)."""
+    answer = session.post(srv.url + "/-/login", data={"username": who[0], "password": who[1]},
+                          allow_redirects=False)
+    return answer.status_code == 303
+
+
+def account_status(session, srv):
+    return session.get(srv.url + "/-/account", headers={"Accept": "application/json"}).status_code
+
+
 def test_a_new_user_logs_in_everywhere_and_loses_a_revoked_right_at_once(srv, admin):
     (srv.root / "for-dave.bin").write_bytes(DATA)
     assert api(admin, srv, "POST", "users", {"name": NEW[0], "password": NEW[1]}).status_code == 201
@@ -91,8 +103,8 @@ def test_a_new_user_logs_in_everywhere_and_loses_a_revoked_right_at_once(srv, ad
              what="dave reading his file over web, WebDAV and FTP")
     # logged in over every protocol, then the right is taken away: refused within ~3 s everywhere
     held = requests.Session()
-    held.post(srv.url + "/-/login", data={"username": NEW[0], "password": NEW[1]})
-    assert held.get(srv.url + "/for-dave.bin").content == DATA
+    wait_for(lambda: log_in(srv, held, NEW) and held.get(srv.url + "/for-dave.bin").content == DATA, timeout=5,
+             what="dave's web session reading his file (on whichever web worker answers)")
     ftp = ftplib.FTP()
     ftp.connect("127.0.0.1", srv.ports["ftp"], timeout=10)
     ftp.login(*NEW)
@@ -121,20 +133,23 @@ def test_disable_refuses_every_login_and_ends_sessions_then_delete_keeps_comment
     wait_for(lambda: everywhere(srv, who, "/erin.txt") == dict.fromkeys(READERS, b"erin's"), timeout=5,
              what="erin reading over every protocol")
     held = requests.Session()
-    held.post(srv.url + "/-/login", data={"username": name, "password": who[1]})
+    wait_for(lambda: log_in(srv, held, who) and account_status(held, srv) == 200, timeout=5,
+             what="erin's web session")
     assert api(admin, srv, "POST", f"users/{name}/disabled", {"disabled": True}).status_code == 200
     assert 'disabled = true' in srv.config_path.read_text()
     wait_for(lambda: everywhere(srv, who, "/erin.txt") == dict.fromkeys(READERS), timeout=3,
              what="erin's logins refused")
-    login = requests.post(srv.url + "/-/login", data={"username": name, "password": who[1]},
-                          headers={"Accept": "application/json"}, allow_redirects=False)
-    assert login.status_code == 401 and login.json()["error"] == "wrong user name or password"
+    def login_refused():
+        login = requests.post(srv.url + "/-/login", data={"username": name, "password": who[1]},
+                              headers={"Accept": "application/json"}, allow_redirects=False)
+        return login.status_code == 401 and login.json()["error"] == "wrong user name or password"
+    wait_for(login_refused, timeout=3, what="erin's web login refused by every web worker")
     assert requests.request("PROPFIND", srv.dav_url + "/", auth=who).status_code == 401
     with pytest.raises(ftplib.error_perm, match="^530"):
         ftp_reads_login = ftplib.FTP()
         ftp_reads_login.connect("127.0.0.1", srv.ports["ftp"], timeout=10)
         ftp_reads_login.login(*who)
-    assert held.get(srv.url + "/-/account", headers={"Accept": "application/json"}).status_code == 401
+    assert account_status(held, srv) == 401
     state = api(admin, srv, "GET", "state").json()
     assert {"name": name, "groups": ["family"], "disabled": True} in state["users"]
     assert api(admin, srv, "DELETE", f"users/{name}").status_code == 200
