@@ -68,11 +68,12 @@ def lower_priority():
     as the session's leader, the worker gives the session's autogroup its niceness too, so that its hashing
     and thumbnails yield to the serving units. Under `filedock run` it shares the supervisor's session with
     the daemons and leaves the autogroup alone (it would lower them all)."""
-    niceness = daemons.BY_NAME["worker"].niceness
-    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness = max(daemons.BY_NAME["worker"].niceness, current)
+    if current < niceness:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)
     if os.getsid(0) == os.getpid():
-        set_autogroup_niceness(os.getpriority(os.PRIO_PROCESS, 0))
+        set_autogroup_niceness(niceness)
 
 
 def set_autogroup_niceness(niceness):

@@ -47,11 +47,22 @@ def api(session, srv, method, path, json=None):
 
 
 # -- logging in and reading over each protocol, as (name, password) --------------------------------------
+def log_in(srv, session, who):
+    """Log a browser-like session in; whether the web worker that answered took the login (each web worker
+    picks a new account up on its own, within a second)."""
+    answer = session.post(srv.url + "/-/login", data={"username": who[0], "password": who[1]},
+                          allow_redirects=False)
+    return answer.status_code == 303
+
+
+def account_status(srv, session):
+    return session.get(srv.url + "/-/account", headers={"Accept": "application/json"}).status_code
+
+
 def web_reads(srv, who, path):
     """The bytes a fresh web session login of `who` reads at path, or None when the login or read fails."""
     s = requests.Session()
-    login = s.post(srv.url + "/-/login", data={"username": who[0], "password": who[1]}, allow_redirects=False)
-    if login.status_code != 303:
+    if not log_in(srv, s, who):
         return None
     got = s.get(srv.url + path)
     return got.content if got.status_code == 200 else None
@@ -80,18 +91,6 @@ READERS = {"web": web_reads, "dav": dav_reads, "ftp": ftp_reads}
 
 def everywhere(srv, who, path):
     return {name: read(srv, who, path) for name, read in READERS.items()}
-
-
-def log_in(srv, session, who):
-    """Log a browser-like session in; whether the web worker that answered took the login (each web worker
-    picks a new account up on its own, within a second)."""
-    answer = session.post(srv.url + "/-/login", data={"username": who[0], "password": who[1]},
-                          allow_redirects=False)
-    return answer.status_code == 303
-
-
-def account_status(session, srv):
-    return session.get(srv.url + "/-/account", headers={"Accept": "application/json"}).status_code
 
 
 def test_a_new_user_logs_in_everywhere_and_loses_a_revoked_right_at_once(srv, admin):
@@ -133,7 +132,7 @@ def test_disable_refuses_every_login_and_ends_sessions_then_delete_keeps_comment
     wait_for(lambda: everywhere(srv, who, "/erin.txt") == dict.fromkeys(READERS, b"erin's"), timeout=5,
              what="erin reading over every protocol")
     held = requests.Session()
-    wait_for(lambda: log_in(srv, held, who) and account_status(held, srv) == 200, timeout=5,
+    wait_for(lambda: log_in(srv, held, who) and account_status(srv, held) == 200, timeout=5,
              what="erin's web session")
     assert api(admin, srv, "POST", f"users/{name}/disabled", {"disabled": True}).status_code == 200
     assert 'disabled = true' in srv.config_path.read_text()
@@ -149,7 +148,7 @@ def test_disable_refuses_every_login_and_ends_sessions_then_delete_keeps_comment
         ftp_reads_login = ftplib.FTP()
         ftp_reads_login.connect("127.0.0.1", srv.ports["ftp"], timeout=10)
         ftp_reads_login.login(*who)
-    assert account_status(held, srv) == 401
+    assert account_status(srv, held) == 401
     state = api(admin, srv, "GET", "state").json()
     assert {"name": name, "groups": ["family"], "disabled": True} in state["users"]
     assert api(admin, srv, "DELETE", f"users/{name}").status_code == 200

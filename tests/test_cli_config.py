@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from appliance.accounts import verify_password
-from conftest import FILEDOCK, REPO, wait_for
+from conftest import FILEDOCK, REPO, start_alone, wait_for
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO))
 
@@ -185,7 +185,6 @@ def test_supervisor_starts_the_worker_niced_and_the_serving_daemons_not(make_ser
 def test_worker_started_as_its_unit_lowers_its_sessions_autogroup(tmp_path):
     """systemd starts each unit in a session of its own, where a niceness alone would rank the worker against
     nothing but its own thumbnail processes: the worker gives its session's autogroup its niceness."""
-    from conftest import start_alone
     (tmp_path / "files").mkdir()
     worker, notify = start_alone(tmp_path, "worker", f'[server]\nstate_dir = "state"\n\n[[volumes]]\nurl = "/"\n'
                                                       f'path = "{tmp_path}/files"\naccess = {{ "*" = "r" }}\n')
