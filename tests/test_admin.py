@@ -47,12 +47,16 @@ def api(session, srv, method, path, json=None):
 
 
 # -- logging in and reading over each protocol, as (name, password) --------------------------------------
+def login_answer(srv, session, who, headers=None):
+    """The web's answer to a login form of `who` posted in `session`."""
+    return session.post(srv.url + "/-/login", data={"username": who[0], "password": who[1]}, headers=headers,
+                        allow_redirects=False)
+
+
 def log_in(srv, session, who):
     """Log a browser-like session in; whether the web worker that answered took the login (each web worker
     picks a new account up on its own, within a second)."""
-    answer = session.post(srv.url + "/-/login", data={"username": who[0], "password": who[1]},
-                          allow_redirects=False)
-    return answer.status_code == 303
+    return login_answer(srv, session, who).status_code == 303
 
 
 def account_status(srv, session):
@@ -139,8 +143,7 @@ def test_disable_refuses_every_login_and_ends_sessions_then_delete_keeps_comment
     wait_for(lambda: everywhere(srv, who, "/erin.txt") == dict.fromkeys(READERS), timeout=3,
              what="erin's logins refused")
     def login_refused():
-        login = requests.post(srv.url + "/-/login", data={"username": name, "password": who[1]},
-                              headers={"Accept": "application/json"}, allow_redirects=False)
+        login = login_answer(srv, requests.Session(), who, {"Accept": "application/json"})
         return login.status_code == 401 and login.json()["error"] == "wrong user name or password"
     wait_for(login_refused, timeout=3, what="erin's web login refused by every web worker")
     assert requests.request("PROPFIND", srv.dav_url + "/", auth=who).status_code == 401

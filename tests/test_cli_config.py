@@ -182,7 +182,7 @@ def test_supervisor_starts_the_worker_niced_and_the_serving_daemons_not(make_ser
     assert (os.getpriority(os.PRIO_PROCESS, web), os.getpriority(os.PRIO_PROCESS, worker)) == (base, min(19, base + 10))
     assert os.getsid(web) == os.getsid(worker) == srv.process.pid
     wait_for(lambda: "watching" in srv.log_path.read_text(), what="the worker past its start (it logs its watches)")
-    assert autogroup_nice(worker) == autogroup_nice(web) == 0   # as the supervisor's setsid made it
+    assert autogroup_nice(worker) == autogroup_nice(web) == 0   # as the server's fresh session began
 
 
 def test_worker_started_as_its_unit_lowers_its_sessions_autogroup(tmp_path):
