@@ -1,12 +1,14 @@
 """Changing files over HTTP, each right tried both ways: PUT, form upload, mkdir, move, copy, delete."""
 import hashlib
+import http.client
 import json
 import os
 import socket
-import time
 
 import pytest
 import requests
+
+from conftest import wait_for
 
 
 def sha(data):
@@ -43,14 +45,18 @@ def test_multipart_upload_renames_on_collision(server):
                            files=[("f", ("album/side a/track.txt", b"t"))], headers={"Accept": "application/json"})
     assert nested.status_code == 200, nested.text
     assert (server.root / "form" / "album" / "side a" / "track.txt").read_bytes() == b"t"
-    assert not [n for n in os.listdir(server.root / "form") if n.startswith(".filedock-part-")]
+    assert not part_files(server.root / "form")
 
 
 def test_refused_upload_leaves_no_file(server):
     r = requests.post(server.url + "/form/", auth=server.auth("bob"), files=[("f", ("bob.txt", b"x" * 100000))])
     assert r.status_code == 403
     assert not (server.root / "form" / "bob.txt").exists()
-    assert not [n for n in os.listdir(server.root / "form") if n.startswith(".filedock-part-")]
+    assert not part_files(server.root / "form")
+
+
+def part_files(folder):
+    return [n for n in os.listdir(folder) if n.startswith(".filedock-part-")]
 
 
 def test_interrupted_put_is_never_visible(server):
@@ -58,13 +64,31 @@ def test_interrupted_put_is_never_visible(server):
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(b"PUT /cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6YWxpY2UtcHc=\r\n"
                  b"Content-Length: 10000000\r\n\r\n" + b"x" * 300000)
-    time.sleep(0.5)
+    wait_for(lambda: part_files(server.root), timeout=10, what="the server to start writing the upload")
     listing = requests.get(server.url + "/?ls", auth=server.auth("alice")).json()
     assert "cut.bin" not in [f["name"] for f in listing["files"]]
     sock.close()
-    time.sleep(0.5)
+    wait_for(lambda: not part_files(server.root), timeout=10, what="the cut-off upload's part file to go")
     assert not (server.root / "cut.bin").exists()
-    assert not [n for n in os.listdir(server.root) if n.startswith(".filedock-part-")]
+
+
+def test_a_put_refused_before_its_body_came_keeps_its_connection(server):
+    """A PUT answered (409) before its body arrives: the late body is read and dropped, and the connection,
+    kept alive as the answer says, serves the next request (a client reusing it must not meet a reset)."""
+    (server.drop / "kept.txt").write_bytes(b"kept")
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("PUT", "/drop/kept.txt")
+    conn.putheader("Content-Length", "8")
+    conn.endheaders()
+    refused = conn.getresponse()
+    assert refused.status == 409 and b"exists" in refused.read() and not refused.will_close
+    sock = conn.sock
+    conn.send(b"replaced")
+    conn.request("GET", "/-/health")
+    health = conn.getresponse()
+    assert conn.sock is sock and health.status == 200 and health.read()
+    conn.close()
+    assert (server.drop / "kept.txt").read_bytes() == b"kept"
 
 
 def test_mkdir_rename_move_copy_delete(server):

@@ -6,8 +6,10 @@ buffers alternate, so a caller may store one block in a thread while it receives
 returns n bytes whenever the body has them, in page-aligned buffers (so a whole block can be written with
 O_DIRECT), reading from the client socket straight into two reusable buffers (gunicorn's own body reader assembles every
 block through BytesIO buffers and slices, 3-4 copies of each byte, which made PUT CPU-bound); elsewhere,
-and for chunked bodies, it is the Werkzeug request's stream. If the handler stops before the end of the body,
-the connection is marked failed so gunicorn closes it instead of reading the rest as the next request.
+and for chunked bodies, it is the Werkzeug request's stream. gunicorn's reader is kept counting the bytes
+still on the socket, so a handler that stops early (a refusal before the body has all arrived) leaves the rest
+to gunicorn, which reads and drops it as for any other request: the answer reaches the client and the
+connection stays open for its next request, as the answer's keep-alive promised.
 """
 import mmap
 
@@ -26,8 +28,7 @@ class SocketBody:
             prefix = prefix[:length]
         self.prefix = memoryview(prefix)
         self.left = length - len(prefix)
-        body.reader.length = 0             # gunicorn must not read this body again
-        body.failed = self.left > 0        # until the last byte is in, the connection cannot be reused
+        body.reader.length = self.left     # what gunicorn drains if the handler stops early
         size = min(length, BLOCK)          # a small body gets small buffers (zeroing 2 MiB cost a chunk's time)
         self.buffers = [memoryview(mmap.mmap(-1, size)), memoryview(mmap.mmap(-1, size))] if self.left else []
 
@@ -45,8 +46,7 @@ class SocketBody:
                 break
             filled += got
             self.left -= got
-        if self.left == 0:
-            self.body.failed = False
+        self.body.reader.length = self.left
         return buffer[:filled]
 
 
