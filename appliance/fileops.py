@@ -138,7 +138,7 @@ class Incoming:
     def __init__(self, ops, decision, target, replace, length=None, mtime=None):
         self.ops, self.decision, self.target, self.replace = ops, decision, target, replace
         self.length, self.mtime = length, mtime
-        self.writer = storage.AtomicWriter(target)
+        self.writer = storage.AtomicWriter(target, defer_create=True)   # a small file: one trip
 
     @property
     def size(self):

@@ -130,6 +130,7 @@ def start_writeback(fd, offset, length):
 
 DIRECT_ALIGN = 4096        # O_DIRECT wants buffer address, offset and length in multiples of the block size
 OFFLOAD_MIN = 64 << 10     # smaller blocks are not worth a thread hand-off (nor a wait for the device)
+SMALL_FILE = OFFLOAD_MIN    # an upload this small is created, written, fsynced and renamed in one trip
 
 
 def direct_aligned(block, offset):
@@ -334,13 +335,19 @@ class AtomicWriter:
     of at least OFFLOAD_MIN that cannot (bytes) are copied into Staging's buffers, which go the same way
     4 MiB at a time, so a big upload never fills the page cache whatever its blocks are.
     `keep()` stops without discarding (the temporary file stays, fsynced), and `AtomicWriter(target, temp,
-    offset)` continues such a kept file at offset, dropping what it holds beyond (resumable uploads)."""
+    offset)` continues such a kept file at offset, dropping what it holds beyond (resumable uploads).
+    With `defer_create`, the temporary file is created only when its content outgrows SMALL_FILE bytes
+    (held in memory until then), or by `publish`: a small file is created, written, fsynced and renamed in
+    one trip off the serving thread instead of two. Without it, `file` and `temp` exist from the start."""
 
-    def __init__(self, target, temp=None, offset=0):
+    def __init__(self, target, temp=None, offset=0, defer_create=False):
         self.target = Path(target)
+        self.file = None
+        self.held = b"" if defer_create and temp is None else None   # a deferred file's bytes so far
         if temp is None:
             self.temp = temp_path(self.target.parent)
-            self.file = offload.run(open, self.temp, "xb", 0)   # a create can wait for the journal too
+            if self.held is None:
+                offload.run(self._create)   # a create can wait for the journal too
         else:
             self.temp = Path(temp)
             self.file = open(self.temp, "r+b", buffering=0)
@@ -354,7 +361,20 @@ class AtomicWriter:
             storing, self.storing = self.storing, None
             storing.get()
 
+    def _create(self):
+        """Create the temporary file and write what was held for it (here and now)."""
+        self.file = open(self.temp, "xb", 0)
+        held, self.held = self.held, None
+        if held:
+            write_at(self.file.fileno(), held, 0)
+
     def write(self, data):
+        if self.held is not None:
+            if len(self.held) + len(data) <= SMALL_FILE:
+                self.held += data
+                self.size += len(data)
+                return
+            offload.run(self._create)
         if self.staging is not None or self._worth_staging(data):
             return self._stage(data)
         self._wait()
@@ -401,6 +421,8 @@ class AtomicWriter:
         offload.run(self._sync_and_move, replace, mtime)
 
     def _sync_and_move(self, replace, mtime):
+        if self.held is not None:
+            self._create()
         self._write_staged()
         if mtime is not None:
             os.utime(self.file.fileno(), (mtime, mtime))   # after the last write, which would reset it
@@ -412,7 +434,7 @@ class AtomicWriter:
         """fsync and close, keeping the temporary file for a later AtomicWriter(target, temp, size); return
         (temp, size)."""
         self._wait()
-        offload.run(self._write_staged)
+        offload.run(self._create if self.held is not None else self._write_staged)
         fsync(self.file.fileno())
         self._close()
         return self.temp, self.size
@@ -420,7 +442,7 @@ class AtomicWriter:
     def _close(self):
         self.staging = None
         self.direct.close()
-        if not self.file.closed:
+        if self.file is not None and not self.file.closed:
             self.file.close()
 
     def discard(self):

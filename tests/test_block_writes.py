@@ -145,3 +145,37 @@ def test_small_bytes_blocks_are_not_staged(tmp_path):
         assert out.staging is None
         out.publish(replace=False)
     assert target.read_bytes() == b"x" * 40000
+
+
+def test_a_deferred_small_file_is_created_only_when_published_or_outgrown(tmp_path):
+    """With defer_create, a file of at most SMALL_FILE bytes exists nowhere until publish creates, writes,
+    fsyncs and renames it at once; one that outgrows it gets its temporary file then, with the bytes held so
+    far; keep() and discard() work before creation too."""
+    small, big = os.urandom(storage.SMALL_FILE - 10), os.urandom((3 << 20) + 5)
+    read = reader(small, 4096)   # blocks in buffers that the next read reuses: the writer must copy them
+    with storage.AtomicWriter(tmp_path / "small.bin", defer_create=True) as out:
+        while block := read(4096):
+            out.write(block)
+        assert out.size == len(small) and list(tmp_path.iterdir()) == []
+        out.publish(replace=False, mtime=1_000_000_000)
+    assert (tmp_path / "small.bin").read_bytes() == small
+    assert (tmp_path / "small.bin").stat().st_mtime == 1_000_000_000
+
+    read = reader(big, 1 << 16)
+    with storage.AtomicWriter(tmp_path / "big.bin", defer_create=True) as out:
+        out.write(read(1000))
+        assert list(tmp_path.glob(".filedock-part-*")) == []
+        while block := read(1 << 16):
+            out.write(block)
+        assert [p.name for p in tmp_path.glob(".filedock-part-*")] == [out.temp.name]
+        out.publish(replace=False)
+    assert (tmp_path / "big.bin").read_bytes() == big
+
+    kept = storage.AtomicWriter(tmp_path / "kept.bin", defer_create=True)
+    kept.write(b"partial")
+    temp, size = kept.keep()
+    assert size == 7 and temp.read_bytes() == b"partial"
+    dropped = storage.AtomicWriter(tmp_path / "dropped.bin", defer_create=True)
+    dropped.write(b"never")
+    dropped.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["small.bin", "big.bin", temp.name])

@@ -16,6 +16,7 @@ import requests
 
 from appliance.refusal import Kind
 from appliance.settings import BY_KEY
+from appliance.storage import SMALL_FILE
 from appliance.tftp import codes
 from appliance.uploads import hashing
 from conftest import sha256_file, wait_for
@@ -295,12 +296,16 @@ def test_refused_puts_store_nothing(srv, read_only, tmp_path):
     assert temporaries(srv.up) == temporaries(read_only.up) == []
 
 
+# blocks of 512 bytes that take an upload past what the core holds in memory, to its temporary file
+PAST_SMALL = SMALL_FILE // 512 + 1
+
+
 def test_interrupted_put_leaves_no_file(srv, tmp_path):
-    """A client that goes silent after two blocks: nothing visible meanwhile, no temporary file once the
+    """A client that goes silent after some blocks: nothing visible meanwhile, no temporary file once the
     server has given up (its retries), the name still free."""
     raw = Raw(srv)
     assert raw.request(2, f"{UP}/half.bin") == struct.pack("!HH", 4, 0)
-    for block in (1, 2):
+    for block in range(1, PAST_SMALL + 1):
         assert raw.send(struct.pack("!HH", 3, block) + os.urandom(512)) == struct.pack("!HH", 4, block)
     assert "half.bin" not in visible(srv.up) and temporaries(srv.up)
     wait_for(lambda: not temporaries(srv.up), 40, "the unfinished upload's temporary file was removed")
@@ -418,7 +423,8 @@ def test_daemon_reports_ready_once_bound_and_stops_on_sigterm(tmp_path):
         assert port_answers(socket.SOCK_DGRAM, port)
         raw = Raw(type("Srv", (), {"ports": {"tftp": port}}))
         assert raw.request(2, "/in-flight.bin") == struct.pack("!HH", 4, 0)
-        raw.send(struct.pack("!HH", 3, 1) + b"x" * 512)
+        for block in range(1, PAST_SMALL + 1):
+            assert raw.send(struct.pack("!HH", 3, block) + b"x" * 512) == struct.pack("!HH", 4, block)
         assert temporaries(tmp_path / "files")
         started = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
