@@ -11,8 +11,9 @@ the renames and then, in batches, the paths that have gone quiet with the index 
 - Quiet: no event on the path (or rename) for QUIET s; a file written to (IN_MODIFY) and not closed yet
   (IN_CLOSE_WRITE) for WRITING_QUIET s, so a long copy is reported once, complete. A folder whose content
   keeps changing is reconciled after MAX_DELAY s at the latest.
-- Filedock's own writes are not reported twice: its temporary names (`storage.is_internal`) are ignored,
-  so is a rename from one (its own publish), and a path whose stat matches its index entry yields no event.
+- Filedock's own writes are not reported twice: the events of its temporary files (`storage.is_internal`)
+  are dropped as they are read, so is a rename from one (its own publish), and a path whose stat matches
+  its index entry yields no event.
 - More marks than MAX_PENDING (or renames than MAX_MOVES) waiting in a volume, or the kernel's event queue
   overflowing (IN_Q_OVERFLOW, every volume), fall back to reconciling the volume as a whole.
 - A folder the kernel's watch limit (fs.inotify.max_user_watches) leaves unwatched is logged once per
@@ -33,7 +34,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.inotify import InotifyEmitter
 from watchdog.observers.inotify_c import InotifyFD
 
-from . import index
+from . import index, storage
 
 log = logging.getLogger("filedock.watcher")
 
@@ -171,11 +172,17 @@ def limit_message(volume, limit, scan_interval):
 
 class ReportingInotifyFD(InotifyFD):
     """watchdog's inotify reader, also telling what watchdog keeps to itself: a watch the kernel refused
-    for its limit (watchdog skips such subfolders silently) and an overflow of the kernel's event queue."""
+    for its limit (watchdog skips such subfolders silently) and an overflow of the kernel's event queue.
+    It drops the events of filedock's own temporary files as it reads them (their create, writes, close, and
+    the rename that publishes one, by its cookie), so an upload costs watchdog's threads nothing; a
+    folder's events all go on, for watchdog keeps its recursive watches by them."""
+
+    MAX_DROPPED_MOVES = 1024   # renames from a temporary name whose other half has not been read yet
 
     def __init__(self, on_limit, on_overflow):
         super().__init__()
         self.on_limit, self.on_overflow = on_limit, on_overflow
+        self.dropped_moves = set()   # their cookies (read on this reader's one thread only)
 
     def add_callback(self, path, mask, callback, id_):
         try:
@@ -188,6 +195,15 @@ class ReportingInotifyFD(InotifyFD):
     def handle_event(self, event):
         if event.is_queue_overflow:
             self.on_overflow()
+        elif event.is_moved_to and event.cookie in self.dropped_moves:
+            self.dropped_moves.discard(event.cookie)
+            return
+        elif not event.is_directory and storage.is_internal(os.fsdecode(event.name)):
+            if event.is_moved_from:
+                if len(self.dropped_moves) >= self.MAX_DROPPED_MOVES:
+                    self.dropped_moves.clear()   # halves never read (renamed out of every watch)
+                self.dropped_moves.add(event.cookie)
+            return
         super().handle_event(event)
 
 

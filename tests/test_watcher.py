@@ -230,3 +230,23 @@ def test_the_inotify_reader_reports_refused_watches_and_a_queue_overflow(tmp_pat
         reader.stop()
         reader.join()
     assert refused == [str(tmp_path)] and overflows == [True]
+
+
+def test_the_inotify_reader_drops_filedocks_own_temporary_files_and_their_publish(monkeypatch):
+    """The create, write, close and publishing rename of a temporary file never reach watchdog; other
+    renames, folders (watchdog watches by them, whatever their name) and other files do."""
+    passed = []
+    monkeypatch.setattr(InotifyFD, "handle_event", lambda self, event: passed.append(event))
+    reader = watcher.ReportingInotifyFD(None, None)
+    temp = b".filedock-part-0123456789abcdef"
+    c = InotifyConstants
+    kept = [InotifyEvent(1, c.IN_MOVED_FROM, 8, b"b.txt"), InotifyEvent(1, c.IN_MOVED_TO, 8, b"c.txt"),
+            InotifyEvent(1, c.IN_CREATE | c.IN_ISDIR, 0, temp), InotifyEvent(1, c.IN_CREATE, 0, b"d.txt")]
+    try:
+        for event in [InotifyEvent(1, c.IN_CREATE, 0, temp), InotifyEvent(1, c.IN_MODIFY, 0, temp),
+                      InotifyEvent(1, c.IN_CLOSE_WRITE, 0, temp), InotifyEvent(1, c.IN_MOVED_FROM, 7, temp),
+                      InotifyEvent(1, c.IN_MOVED_TO, 7, b"a.txt"), *kept]:
+            reader.handle_event(event)
+    finally:
+        reader.close()
+    assert passed == kept and reader.dropped_moves == set()
