@@ -155,13 +155,12 @@ class Incoming:
             self.discard()
             raise Refused(Kind.INCOMPLETE, f"the upload was cut short ({self.writer.size} of {self.length} bytes)")
         try:
-            self.writer.publish(replace=self.replace, mtime=self.mtime)
+            self.writer.publish(replace=self.replace, mtime=self.mtime, durable_name=True)
         except FileExistsError:   # someone else's file appeared meanwhile
             self.discard()
             raise Refused(Kind.EXISTS, "a file with that name appeared meanwhile") from None
         self.ops.db.group.run(lambda: index.note_file(self.ops.db, self.decision.volume, self.decision.relpath,
-                                                      self.target, replaced=self.replace, **self.ops.origin),
-                              self.target.parent)   # the new name made durable, in a commit shared with others
+                                                      self.target, replaced=self.replace, **self.ops.origin))
         return Stored(self.decision.volume, self.decision.relpath, self.target, self.writer.size, self.replace)
 
     def discard(self):

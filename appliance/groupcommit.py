@@ -1,30 +1,29 @@
 """Group commit: concurrent writers' database work joined into one transaction, each acknowledged only after it.
 
-Contract: `GroupCommit(db).run(work, folder=None)` calls `work()` (database work: `db`'s methods, no waiting
-for clients) inside one transaction shared with whatever other callers of the same GroupCommit handed in
-their work meanwhile, and returns `work()`'s result once that transaction has committed. With `folder`
-(where the caller just placed a new name), that name is made durable before the commit: one fsync of each
-folder per batch (storage.sync_paths). If `work()` raises, only its own changes are undone (each work runs
-in its own savepoint) and the exception is raised to its caller; the others still commit. If the commit
-itself fails, every caller of that batch gets the exception. A caller inside a transaction of its own
-(`db.in_own_transaction()`) has its work run inline, in that transaction (its folder synced first).
+Contract: `GroupCommit(db).run(work)` calls `work()` (database work: `db`'s methods, no waiting for clients)
+inside one transaction shared with whatever other callers of the same GroupCommit handed in their work
+meanwhile, and returns `work()`'s result once that transaction has committed. A publisher has made its file
+and name durable before (uploads.finish, fileops.Incoming: the folder's fsync in the same trip as the
+rename). If `work()` raises, only its own changes are undone (each work runs in its own savepoint) and the
+exception is raised to its caller; the others still commit. If the commit itself fails, every caller of that
+batch gets the exception. A caller inside a transaction of its own (`db.in_own_transaction()`) has its work
+run inline, in that transaction.
 
 The batch is only work in flight: nothing is acknowledged before it is committed, so a process that dies holds
 nothing another process or node would need. Callers are threads (pyftpdlib, tftpy) or greenlets (gunicorn's
 gevent workers; `threading` is patched there): whichever caller finds no batch committing becomes its leader,
-lets the others that are ready join (`offload.pause`), syncs their folders and commits every work queued by
-then, and hands on.
+lets the others that are ready join (`offload.pause`), commits every work queued by then, and hands on.
 """
 import threading
 
-from . import offload, storage
+from . import offload
 
 
 class _Slot:
-    __slots__ = ("work", "folder", "done", "result", "error")
+    __slots__ = ("work", "done", "result", "error")
 
-    def __init__(self, work, folder):
-        self.work, self.folder, self.done, self.result, self.error = work, folder, False, None, None
+    def __init__(self, work):
+        self.work, self.done, self.result, self.error = work, False, None, None
 
 
 class GroupCommit:
@@ -37,14 +36,11 @@ class GroupCommit:
         self._leading = False
         self.batches = self.works = 0   # for tests and profiles: how much sharing happened
 
-    def run(self, work, folder=None):
-        """Run work() in a shared transaction (after making the names in `folder` durable); return its result
-        once committed (or raise its exception)."""
+    def run(self, work):
+        """Run work() in a shared transaction; return its result once committed (or raise its exception)."""
         if self.db.in_own_transaction():
-            if folder is not None:
-                offload.run(storage.sync_paths, [folder])
             return work()
-        slot = _Slot(work, folder)
+        slot = _Slot(work)
         with self._cond:
             self._queue.append(slot)
             while not slot.done and self._leading:
@@ -64,9 +60,6 @@ class GroupCommit:
             offload.pause()
             with self._cond:
                 batch, self._queue = self._queue, []
-            folders = {str(slot.folder) for slot in batch if slot.folder is not None}
-            if folders:
-                offload.run(storage.sync_paths, sorted(folders))
             self._commit(batch)
         except BaseException as exc:   # the commit failed (or the leader was interrupted): none of it is durable
             for slot in batch:

@@ -226,14 +226,9 @@ def fsync(fd):
     offload.run(os.fsync, fd)
 
 
-def fsync_path(path):
-    """fsync a file (or folder) by path, off the serving thread (see fsync)."""
-    offload.run(sync_paths, [path])
-
-
 def sync_paths(paths):
     """fsync each of these files or folders by path, here and now: for a folder, the names just placed in it
-    become durable (the group commit calls it, off the serving thread, once per folder of a batch)."""
+    become durable (publishing an upload calls it, off the serving thread, in the same trip as the rename)."""
     for path in paths:
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -414,13 +409,14 @@ class AtomicWriter:
             block = self.staging.swap()
             write_at(self.file.fileno(), block, self.size - len(block))
 
-    def publish(self, replace, mtime=None):
-        """Give the file modification time `mtime` (seconds) when given, fsync and move into place (all in one
-        trip off the serving thread: see fsync)."""
+    def publish(self, replace, mtime=None, durable_name=False):
+        """Give the file modification time `mtime` (seconds) when given, fsync and move into place, and with
+        `durable_name` fsync the folder too, so that the name survives a power cut (all in one trip off the
+        serving thread: see fsync; concurrent folder fsyncs share the journal commit that makes them so)."""
         self._wait()
-        offload.run(self._sync_and_move, replace, mtime)
+        offload.run(self._sync_and_move, replace, mtime, durable_name)
 
-    def _sync_and_move(self, replace, mtime):
+    def _sync_and_move(self, replace, mtime, durable_name):
         if self.held is not None:
             self._create()
         self._write_staged()
@@ -429,6 +425,8 @@ class AtomicWriter:
         os.fsync(self.file.fileno())
         self._close()
         publish(self.temp, self.target, replace)
+        if durable_name:
+            sync_paths([self.target.parent])
 
     def keep(self):
         """fsync and close, keeping the temporary file for a later AtomicWriter(target, temp, size); return

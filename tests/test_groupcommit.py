@@ -85,28 +85,33 @@ def test_work_inside_a_callers_transaction_joins_it(tmp_path):
     assert db.group.batches == 0
 
 
-def test_each_batch_syncs_its_folders_once_before_it_commits(tmp_path, monkeypatch):
+def test_a_publish_makes_content_and_name_durable_before_its_commit(tmp_path, monkeypatch):
+    """An upload's last step (uploads.finish.publish, and fileops' AtomicWriter.publish with durable_name):
+    the file's fsync, the rename, the folder's fsync, and only then the commit that acknowledges it."""
+    import os
     from appliance import storage
-    db = Database(tmp_path)
-    synced = []
+    from appliance.config import Volume
+    from appliance.uploads import finish
+    from appliance.uploads.target import Target
+    db = Database(tmp_path / "state")
+    folder = tmp_path / "root"
+    folder.mkdir()
+    volume = Volume("/", folder, {"*": set()}, "hardlink", "rename", 0)
+    synced, real_fsync = [], os.fsync
 
-    def sync_paths(folders):
-        synced.append((list(folders), committed_paths(db)))
-        time.sleep(0.002)    # a slow fsync: other callers queue meanwhile
-    monkeypatch.setattr(storage, "sync_paths", sync_paths)
+    def fsync(fd):
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), committed_paths(db)))
+        real_fsync(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
 
-    def caller(n):
-        for i in range(EACH):
-            db.group.run(lambda: db.file_put("/", f"t{n}/{i}", 1, 1, 1), folder=tmp_path / f"d{n % 2}")
+    temp = storage.temp_path(folder)
+    temp.write_bytes(b"uploaded")
+    assert finish.publish(db, Target(volume, "", folder, "a.txt", False), temp) == "a.txt"
+    assert synced == [(str(temp), set()), (str(folder), set())] and committed_paths(db) == {"a.txt"}
 
-    threads = [threading.Thread(target=caller, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(synced) == db.group.batches < db.group.works / 2
-    for folders, _ in synced:
-        assert len(folders) == len(set(folders)) and set(folders) <= {str(tmp_path / "d0"), str(tmp_path / "d1")}
-    seen_before = [before for _, before in synced]
-    assert all(seen_before[i] <= seen_before[i + 1] for i in range(len(seen_before) - 1))
-    assert len(seen_before[-1]) < THREADS * EACH    # the last batch was not committed when its folders were synced
+    synced.clear()
+    writer = storage.AtomicWriter(folder / "b.txt", defer_create=True)
+    writer.write(b"put")
+    writer.publish(replace=False, durable_name=True)
+    assert synced == [(str(writer.temp), {"a.txt"}), (str(folder), {"a.txt"})]
+    assert (folder / "b.txt").read_bytes() == b"put"

@@ -23,11 +23,26 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
 
     `upload_id`: the upload record to delete (`remember`ing it as finished) in the same transaction that
     indexes the file; `fd`: an open descriptor of temp, if the caller has one (saves opening it again)."""
+    name = offload.run(_place, target, temp, None if shared else lmod, fd)
+
+    def work():
+        index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark,
+                        user=user, protocol=protocol)
+        if upload_id is not None:
+            db.upload_delete(upload_id, remember)
+    db.group.run(work)   # a commit shared with concurrent publishers
+    return name
+
+
+def _place(target, temp, lmod, fd):
+    """fsync temp (by `fd` if given), give it the time `lmod`, move it into place under the name it gets
+    and fsync the folder, so that both content and name survive a power cut; return the name. Here and now:
+    `publish` runs it in one trip off the serving thread (concurrent folder fsyncs share a journal commit)."""
     if fd is None:
-        storage.fsync_path(temp)
+        storage.sync_paths([temp])
     else:
-        storage.fsync(fd)
-    if lmod and not shared:
+        os.fsync(fd)
+    if lmod:
         os.utime(temp, (lmod, lmod))
     name, replace = target.name, target.replace_ok
     while True:
@@ -38,12 +53,7 @@ def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=N
             break
         except (FileExistsError, IsADirectoryError):   # lost a race for the name, or a folder is in the way
             name, replace = target.name, False
-    def work():
-        index.note_file(db, target.volume, join(target.folder, name), target.folder_path / name, wark=wark,
-                        user=user, protocol=protocol)
-        if upload_id is not None:
-            db.upload_delete(upload_id, remember)
-    db.group.run(work, target.folder_path)   # a commit (and folder fsync) shared with concurrent publishers
+    storage.sync_paths([target.folder_path])
     return name
 
 
