@@ -19,7 +19,7 @@ from .target import Target, join
 
 def publish(db, target, temp, *, wark=None, lmod=None, shared=False, upload_id=None, remember=False, fd=None,
             user=None, protocol=PROTOCOL):
-    """fsync a finished temporary file, move it into place and index it; return the name it got.
+    """fsync a finished temporary file, move it into place, fsync its folder and index it; return its name.
 
     `upload_id`: the upload record to delete (`remember`ing it as finished) in the same transaction that
     indexes the file; `fd`: an open descriptor of temp, if the caller has one (saves opening it again)."""
