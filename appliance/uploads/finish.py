@@ -2,7 +2,8 @@
 
 Contract: `publish` fsyncs a finished temporary file, gives it the client's modification time, moves it into
 place atomically under the target's name (replacing only if the Target allows it, else under a free name such
-as "name (2).ext") and records it with `index.note_file` as the uploading `user` over `protocol`, which emits
+as "name (2).ext"), fsyncs the folder so that the name is durable too (all of it in one trip off the serving
+thread) and records it with `index.note_file` as the uploading `user` over `protocol`, which emits
 the change to the event outbox; it returns the final name. `place_twin` publishes a new name for content the
 volume already holds (see dedup). `complete` publishes an assembled upload record and forgets it (with
 `remember`, for protocols whose clients may ask about an upload after it ended, the database keeps that it
