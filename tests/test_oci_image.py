@@ -29,6 +29,9 @@ import requests
 from conftest import REPO, free_port, port_answers
 
 PASSWORD = "oci-admin-pw"
+BUILD_TIMEOUT = 2400               # an image build (arm64, under qemu-user, took over 10 minutes on a busy machine)
+# a test that builds an image is given the build's own bound, not the suite's default of 10 minutes
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 300)
 PASSIVE_PORTS = (30000, 30009)     # the image's FILEDOCK_FTP__PASSIVE_PORTS, published 1:1 with -p
 
 
@@ -57,7 +60,7 @@ def build_and_load(base, arch):
     archive = base / "filedock.tar"
     built = subprocess.run([str(REPO / "image/build-oci"), "--arch", arch, "--out", str(archive),
                             "--storage", str(base / "build"), "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt"],
-                           capture_output=True, text=True, timeout=2400)
+                           capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     assert built.returncode == 0, built.stdout + built.stderr
     shutil.rmtree(base / "build")
     podman = Podman(base)
