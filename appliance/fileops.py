@@ -159,8 +159,8 @@ class Incoming:
         except FileExistsError:   # someone else's file appeared meanwhile
             self.discard()
             raise Refused(Kind.EXISTS, "a file with that name appeared meanwhile") from None
-        self.ops.db.group.run(lambda: index.note_file(self.ops.db, self.decision.volume, self.decision.relpath,
-                                                      self.target, replaced=self.replace, **self.ops.origin))
+        index.note_file(self.ops.db, self.decision.volume, self.decision.relpath, self.target,   # a shared commit
+                        replaced=self.replace, **self.ops.origin)
         return Stored(self.decision.volume, self.decision.relpath, self.target, self.writer.size, self.replace)
 
     def discard(self):

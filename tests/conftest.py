@@ -63,6 +63,11 @@ def wait_for(condition, timeout=30, what="a condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def temporaries(folder):
+    """The names of filedock's temporary files directly in a folder."""
+    return [n for n in os.listdir(folder) if n.startswith(".filedock-part-")]
+
+
 def sha256_file(path):
     """The sha256 of a file's content, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -1,12 +1,17 @@
 """appliance.groupcommit: concurrent callers share commits, each is answered only once its work is committed,
 and one caller's failure undoes only its own work."""
+import os
 import sqlite3
 import threading
 import time
 
 import pytest
 
+from appliance import storage
+from appliance.config import Volume
 from appliance.db import Database
+from appliance.uploads import finish
+from appliance.uploads.target import Target
 
 THREADS = 8
 EACH = 25
@@ -88,11 +93,6 @@ def test_work_inside_a_callers_transaction_joins_it(tmp_path):
 def test_a_publish_makes_content_and_name_durable_before_its_commit(tmp_path, monkeypatch):
     """An upload's last step (uploads.finish.publish, and fileops' AtomicWriter.publish with durable_name):
     the file's fsync, the rename, the folder's fsync, and only then the commit that acknowledges it."""
-    import os
-    from appliance import storage
-    from appliance.config import Volume
-    from appliance.uploads import finish
-    from appliance.uploads.target import Target
     db = Database(tmp_path / "state")
     folder = tmp_path / "root"
     folder.mkdir()

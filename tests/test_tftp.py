@@ -19,7 +19,7 @@ from appliance.settings import BY_KEY
 from appliance.storage import SMALL_FILE
 from appliance.tftp import codes
 from appliance.uploads import hashing
-from conftest import sha256_file, wait_for
+from conftest import sha256_file, temporaries, wait_for
 
 SALT = BY_KEY[("uploads", "salt")].default
 UP = "/up"   # a volume where everyone may read and write (not overwrite: that needs d as well)
@@ -80,10 +80,6 @@ def local_bytes(path):
 def visible(folder):
     """Names in a folder a client could see (filedock's temporary files excluded)."""
     return sorted(n for n in os.listdir(folder) if not n.startswith(".filedock-part-"))
-
-
-def temporaries(folder):
-    return [n for n in os.listdir(folder) if n.startswith(".filedock-part-")]
 
 
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 import requests
 
-from conftest import wait_for
+from conftest import temporaries, wait_for
 
 
 def sha(data):
@@ -45,18 +45,14 @@ def test_multipart_upload_renames_on_collision(server):
                            files=[("f", ("album/side a/track.txt", b"t"))], headers={"Accept": "application/json"})
     assert nested.status_code == 200, nested.text
     assert (server.root / "form" / "album" / "side a" / "track.txt").read_bytes() == b"t"
-    assert not part_files(server.root / "form")
+    assert not temporaries(server.root / "form")
 
 
 def test_refused_upload_leaves_no_file(server):
     r = requests.post(server.url + "/form/", auth=server.auth("bob"), files=[("f", ("bob.txt", b"x" * 100000))])
     assert r.status_code == 403
     assert not (server.root / "form" / "bob.txt").exists()
-    assert not part_files(server.root / "form")
-
-
-def part_files(folder):
-    return [n for n in os.listdir(folder) if n.startswith(".filedock-part-")]
+    assert not temporaries(server.root / "form")
 
 
 def test_interrupted_put_is_never_visible(server):
@@ -64,11 +60,11 @@ def test_interrupted_put_is_never_visible(server):
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(b"PUT /cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6YWxpY2UtcHc=\r\n"
                  b"Content-Length: 10000000\r\n\r\n" + b"x" * (2 << 20))   # a block or two
-    wait_for(lambda: part_files(server.root), timeout=10, what="the server to start writing the upload")
+    wait_for(lambda: temporaries(server.root), timeout=10, what="the server to start writing the upload")
     listing = requests.get(server.url + "/?ls", auth=server.auth("alice")).json()
     assert "cut.bin" not in [f["name"] for f in listing["files"]]
     sock.close()
-    wait_for(lambda: not part_files(server.root), timeout=10, what="the cut-off upload's part file to go")
+    wait_for(lambda: not temporaries(server.root), timeout=10, what="the cut-off upload's part file to go")
     assert not (server.root / "cut.bin").exists()
 
 

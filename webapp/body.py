@@ -20,23 +20,23 @@ class SocketBody:
     """read(n) over gunicorn's client socket, after the bytes gunicorn already buffered."""
 
     def __init__(self, body, length):
-        self.body = body
-        self.sock = body.reader.unreader.sock
+        self.reader = body.reader          # its length: the body's bytes still on the socket, which gunicorn
+        self.sock = body.reader.unreader.sock   # drains if the handler stops early
         prefix = body.reader.unreader.take_buffered()
         if len(prefix) > length:           # a pipelined next request: give it back to gunicorn
             body.reader.unreader.unread(prefix[length:])
             prefix = prefix[:length]
         self.prefix = memoryview(prefix)
-        self.left = length - len(prefix)
-        body.reader.length = self.left     # what gunicorn drains if the handler stops early
+        self.reader.length = length - len(prefix)
         size = min(length, BLOCK)          # a small body gets small buffers (zeroing 2 MiB cost a chunk's time)
-        self.buffers = [memoryview(mmap.mmap(-1, size)), memoryview(mmap.mmap(-1, size))] if self.left else []
+        self.buffers = ([memoryview(mmap.mmap(-1, size)), memoryview(mmap.mmap(-1, size))]
+                        if self.reader.length else [])
 
     def read(self, n):
-        if not self.left:                  # the rest is in what gunicorn buffered
+        if not self.reader.length:         # the rest is in what gunicorn buffered
             block, self.prefix = self.prefix[:n], self.prefix[n:]
             return block
-        n = min(n, self.left + len(self.prefix), BLOCK)
+        n = min(n, self.reader.length + len(self.prefix), BLOCK)
         self.buffers.reverse()
         buffer, filled = self.buffers[0], min(n, len(self.prefix))
         buffer[:filled], self.prefix = self.prefix[:filled], self.prefix[filled:]
@@ -45,8 +45,7 @@ class SocketBody:
             if not got:
                 break
             filled += got
-            self.left -= got
-        self.body.reader.length = self.left
+            self.reader.length -= got
         return buffer[:filled]
 
 
