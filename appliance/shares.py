@@ -3,8 +3,9 @@
 Contract: `create(config, db, principal, vpath, mode, expires, password)` makes a link and returns (token,
 row). Who may share: a logged-in user who holds, at that path, the rights the link gives: a "read" link needs
 r (list and download), an "upload" link (folders only) needs w or u; an admin of the volume holds both. A
-share visitor cannot share on (their link's rights do not count). The token (`secrets.token_urlsafe(32)`,
-256 bits) is returned once; only its sha256 is stored, so a lost link cannot be shown again, only replaced.
+share visitor cannot share on (their link's rights do not count). The token (`new_token()`: 256 random
+bits, URL-safe, never starting with "-" so that it passes as a command-line argument, `u2c -a TOKEN`) is
+returned once; only its sha256 is stored, so a lost link cannot be shown again, only replaced.
 
 `find(db, token)` is the link's row or None; `refusal(config, row, now)` says why a found link no longer
 works (revoked, expired, its volume gone, or its creator no longer holding the rights it gives: a link never
@@ -30,6 +31,15 @@ CREATOR_NEEDS = {"read": Action.LIST, "upload": Action.CREATE}
 KEEP_DEAD = 30 * 86400
 
 
+def new_token():
+    """A fresh link token: secrets.token_urlsafe(32) drawn again while it starts with "-" (1 draw in 64),
+    which command-line clients would take for an option."""
+    token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
+    return token
+
+
 def token_hash(token):
     """The stored form of a link's token."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
@@ -48,7 +58,7 @@ def create(config, db, principal, vpath, mode, expires, password):
         raise Refused(Kind.NOT_FOUND, "no such file or folder")
     if mode == "upload" and not real.is_dir():
         raise Refused(Kind.CONFLICT, "a drop box link is for a folder, not a file")
-    token, now = secrets.token_urlsafe(32), time.time()
+    token, now = new_token(), time.time()
     row = {"id": secrets.token_hex(8), "token_hash": token_hash(token), "volume": decision.volume.url,
            "relpath": decision.relpath, "mode": mode, "created_by": creator.name, "created": now,
            "expires": now + expires if expires is not None else None,

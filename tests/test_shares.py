@@ -136,8 +136,9 @@ def test_a_drop_box_takes_put_form_tus_and_u2c_and_shows_nothing(server, folder,
     u2c_source = tmp_path / "u2c.bin"
     u2c_source.write_bytes(os.urandom(2 * 1024 * 1024 + 3))
     token = link["url"].rsplit("/", 1)[1]
-    subprocess.run([sys.executable, "-m", "copyparty.web.a.u2c", "-ns", "-a", token, f"{server.url}/{name}/",
-                    str(u2c_source)], check=True, capture_output=True, timeout=60)
+    u2c = subprocess.run([sys.executable, "-m", "copyparty.web.a.u2c", "-ns", "-a", token, f"{server.url}/{name}/",
+                          str(u2c_source)], capture_output=True, text=True, timeout=60)
+    assert u2c.returncode == 0, u2c.stdout + u2c.stderr
     assert (base / "u2c.bin").read_bytes() == u2c_source.read_bytes()
     # the token is a drop box only where it was given
     beside = requests.put(f"{server.url}/pub/u2c.bin", data=b"x", headers={"PW": token})
@@ -292,6 +293,13 @@ def test_a_link_does_not_outlive_its_creators_right(tmp_path):
         assert shares.refusal(no_user, row, row["created"]) == gone
     finally:
         db.close()
+
+
+def test_a_token_never_starts_with_a_dash_so_it_passes_as_an_argument(monkeypatch):
+    from appliance import shares
+    draws = iter(["-first", "-second", "third-"])
+    monkeypatch.setattr(shares.secrets, "token_urlsafe", lambda nbytes: next(draws))
+    assert shares.new_token() == "third-"
 
 
 def test_the_worker_forgets_links_dead_for_a_month(tmp_path):
