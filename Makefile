@@ -75,8 +75,11 @@ test-deps: $(VENV)/.test-installed $(BUILD_VENV)/.installed
 	  mountpoint -q /proc/sys/fs/binfmt_misc || $(SUDO) mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; \
 	  $(SUDO) update-binfmts --enable qemu-aarch64; }
 
+# Two test processes (pytest-xdist): the image builds and boots, mostly one core each under qemu, run beside
+# the rest instead of before it (tests/conftest.py, LONG_MODULES). TEST_WORKERS=1 runs them one after another.
+TEST_WORKERS ?= 2
 test: test-deps $(WEB_ASSETS)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 bench: test-deps $(WEB_ASSETS)
 	bash bench/run

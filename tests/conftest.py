@@ -330,3 +330,18 @@ def server():
     yield srv
     srv.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+# The modules that take minutes (they build and boot images, or deploy to a booted container), longest first.
+# `make test` runs the suite in two processes (pytest-xdist, --dist loadfile: a module stays in one process,
+# so its module fixtures are made once; --no-loadscope-reorder: in this order); putting these first starts
+# them at once, one in each process, and the other modules fill in around them.
+LONG_MODULES = ("test_sdimage.py", "test_oci_image.py", "test_deploy.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Run LONG_MODULES first, in that order; every other test keeps its collected place after them."""
+    def rank(item):
+        name = item.path.name
+        return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
+    items.sort(key=rank)
