@@ -20,6 +20,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import tempfile
 import time
 import tomllib
 
@@ -40,6 +41,9 @@ class Podman:
 
     def __init__(self, base):
         self.base = base
+        # podman refuses a runroot path longer than 50 characters; pytest's folders (popen-gwN/ under
+        # make test's processes) can be longer
+        self.runroot = tempfile.mkdtemp(prefix="podman-run-")
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         nproc = min(4096, resource.getrlimit(resource.RLIMIT_NPROC)[1])   # runc is refused this one at the hard limit
         (base / "containers.conf").write_text(
@@ -48,11 +52,16 @@ class Podman:
 
     def __call__(self, *args, check=True, timeout=120):
         env = dict(os.environ, CONTAINERS_CONF=str(self.base / "containers.conf"))
-        result = subprocess.run(["podman", "--root", str(self.base / "root"), "--runroot", str(self.base / "run"),
+        result = subprocess.run(["podman", "--root", str(self.base / "root"), "--runroot", self.runroot,
                                  "--storage-driver", "vfs", *args], capture_output=True, text=True, env=env,
                                 timeout=timeout)
         assert not check or result.returncode == 0, result.stdout + result.stderr
         return result
+
+    def remove_all(self):
+        """Remove every container, then the runroot."""
+        self("rm", "--all", "--force", check=False)
+        shutil.rmtree(self.runroot, ignore_errors=True)
 
 
 def build_and_load(base, arch):
@@ -73,7 +82,7 @@ def build_and_load(base, arch):
 def image(tmp_path_factory):
     podman, tag = build_and_load(tmp_path_factory.mktemp("oci"), "amd64")
     yield podman, tag
-    podman("rm", "--all", "--force", check=False)
+    podman.remove_all()
 
 
 def volumes(tmp_path, uid=1000):
@@ -291,4 +300,4 @@ def test_the_arm64_image_for_pis_and_arm_nas_boxes_serves(tmp_path_factory, tmp_
         assert (data / "pi.bin").read_bytes() == payload
         assert requests.get(url, auth=("admin", PASSWORD)).content == payload
     finally:
-        podman("rm", "--all", "--force", check=False)
+        podman.remove_all()
