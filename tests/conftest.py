@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from appliance.storage import TEMP_PREFIX
+
 REPO = Path(__file__).resolve().parent.parent
 # Debian's Chromium, headless, kept off the (closed) network: no background fetches that would be refused.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,7 +67,7 @@ def wait_for(condition, timeout=30, what="a condition"):
 
 def temporaries(folder):
     """The names of filedock's temporary files directly in a folder."""
-    return [n for n in os.listdir(folder) if n.startswith(".filedock-part-")]
+    return [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
 
 
 def sha256_file(path):

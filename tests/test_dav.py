@@ -15,7 +15,7 @@ import tempfile
 import pytest
 import requests
 
-from conftest import Server, password_of, wait_for
+from conftest import Server, password_of, temporaries, wait_for
 
 DAV_NS = "{DAV:}"
 PROP_BODY = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/>'
@@ -194,7 +194,7 @@ def test_a_put_file_is_in_the_web_listing_and_its_hash_in_the_index(srv):
                     what="the worker to hash the file")
     assert wark
     assert requests.get(srv.url + "/indexed.bin", auth=srv.auth("alice"), timeout=30).content == content
-    assert not [p for p in srv.root.iterdir() if p.name.startswith(".filedock-part-")]
+    assert not temporaries(srv.root)
 
 
 def test_a_cut_off_put_leaves_no_file(srv):
@@ -203,8 +203,7 @@ def test_a_cut_off_put_leaves_no_file(srv):
         token = base64.b64encode(b"alice:alice-pw").decode()
         s.sendall(f"PUT /cut.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
                   "Content-Length: 10000000\r\n\r\n".encode() + b"x" * 100000)
-    wait_for(lambda: not [p for p in srv.root.iterdir() if p.name.startswith(".filedock-part-")],
-             what="the temporary file to go")
+    wait_for(lambda: not temporaries(srv.root), what="the temporary file to go")
     assert not (srv.root / "cut.bin").exists()
 
 

@@ -79,9 +79,7 @@ def local_bytes(path):
 
 def visible(folder):
     """Names in a folder a client could see (filedock's temporary files excluded)."""
-    return sorted(n for n in os.listdir(folder) if not n.startswith(".filedock-part-"))
-
-
+    return sorted(set(os.listdir(folder)) - set(temporaries(folder)))
 
 
 class Raw:
