@@ -5,8 +5,9 @@ instead). `become_supervisor(config_path, plan)` replaces the CLI's process (the
 `python -m appliance.supervisor CONFIG NAME:NICENESS...`: the CLI has loaded the config and decided which
 daemons run, and the supervisor itself needs nothing of it, so it does not keep the config's modules
 (~7 MiB) for its lifetime. Each child is `filedock --config FILE <daemon>`; one that exits is restarted
-with a backoff (1 s doubling to 30 s, reset after a minute of good health). SIGTERM or SIGINT is passed on to
-every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits once they have. A daemon
+(appliance.restarting: a backoff of 1 s doubling to 30 s, reset after a minute of good health). SIGTERM or
+SIGINT is passed on to every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits
+once they have. A daemon
 that cannot start (a port taken, a bad certificate) is logged with its exit status each time it is retried
 and never stops the others. A daemon with a niceness in the table (the worker) starts at it, as its unit's
 Nice= has it, so at a cold start on few cores the serving daemons' imports come first. Every child stays in
@@ -16,54 +17,13 @@ autogroups the worker's niceness ranks it against the other daemons, not against
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 
+from .restarting import Restarting
+
 log = logging.getLogger("filedock.run")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"   # the CLI's, which this process replaces
-
-MAX_BACKOFF = 30
-HEALTHY_AFTER = 60
-
-
-class Child:
-    def __init__(self, name, argv, niceness=0):
-        self.name, self.argv, self.niceness = name, argv, niceness
-        self.process, self.started, self.backoff, self.restart_at = None, 0.0, 1, 0.0
-
-    def start(self):
-        nice = (lambda: os.nice(self.niceness)) if self.niceness else None
-        self.process = subprocess.Popen(self.argv, preexec_fn=nice)
-        self.started = time.monotonic()
-        log.info("started %s (pid %d)", self.name, self.process.pid)
-
-    def check(self):
-        """Restart the child if it has died and its backoff has passed."""
-        now = time.monotonic()
-        if self.process is not None and self.process.poll() is not None:
-            code = self.process.returncode
-            if now - self.started > HEALTHY_AFTER:
-                self.backoff = 1
-            log.warning("%s exited with status %s (its own log lines above say why); restarting in %d s",
-                        self.name, code, self.backoff)
-            self.process, self.restart_at = None, now + self.backoff
-            self.backoff = min(self.backoff * 2, MAX_BACKOFF)
-        if self.process is None and now >= self.restart_at:
-            self.start()
-
-    def stop(self, sig):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-
-    def wait(self, deadline):
-        if self.process is None:
-            return
-        try:
-            self.process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def become_supervisor(config_path, plan):
@@ -77,7 +37,7 @@ def become_supervisor(config_path, plan):
 def run(config_path, plan):
     """Supervise the daemons of `plan` ((name, niceness) pairs) until SIGTERM/SIGINT."""
     base = [sys.executable, "-m", "appliance.cli", "--config", config_path]
-    children = [Child(name, base + [name], niceness) for name, niceness in plan]
+    children = [Restarting(name, base + [name], log, niceness) for name, niceness in plan]
     stopping = []   # the signal received; children get the same one (gunicorn: TERM graceful, INT quick)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
