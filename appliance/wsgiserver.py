@@ -1,27 +1,29 @@
 """Running a WSGI daemon (the web app, WebDAV) under gunicorn with gevent workers: the one place it is set up.
 
 Contract: `serve(config, section, app_factory)` blocks, serving the app that `app_factory` (a
-"module:function(config)" string) builds, on [section] host:port with [section] workers processes. With
-several, gunicorn's arbiter (the master) forks them and restarts one that dies or hangs; the master never
-imports the app nor gevent: workers load both after the fork, which keeps the master small. With one, that
-one gevent worker runs in the daemon's own process, without an arbiter (a master would cost a process for
-nothing but restarts, which the supervisor or systemd already does): the same gunicorn worker, HTTP parser,
-sendfile, TLS and graceful stop (SIGTERM: finish requests for up to 10 s; SIGINT, SIGQUIT: at once).
+"module:function(config)" string) builds, on [section] host:port with [section] workers processes, each
+one gunicorn gevent worker (its HTTP parser, sendfile, TLS and graceful stop: SIGTERM finishes requests for
+up to 10 s; SIGINT, SIGQUIT stop at once). There is no gunicorn arbiter (a master process would cost ~26
+MiB for restarts that the supervisor or systemd already do): the daemon's own process binds the sockets,
+tells systemd it is ready (READY=1, Type=notify) and serves. With workers above 1 it also starts workers - 1
+siblings, `python -m appliance.cli --config FILE <section>` with the listening sockets inherited (their
+numbers in FILEDOCK_LISTEN_FDS, NOTIFY_SOCKET withheld), starts again one that exits, passes its stop
+signals on and waits for them; a sibling accepts one connection at a time from the shared queue, as
+gunicorn's workers do, and exits within a second of the first process's end. A hung worker is not
+restarted (an arbiter's heartbeat would after its timeout).
 Each worker patches gevent's sendfile to the kernel's (appliance.sendfile) and sends the core's blocking work
-to gevent's thread pool (appliance.offload). gunicorn's arbiter tells systemd when it is ready
-(Type=notify). Its control socket is disabled: several filedock instances (tests, daemons) would collide on
-~/.gunicorn/gunicorn.ctl.
-With [section] tls it serves HTTPS only, from appliance.tls's certificate files (checked in the master
-before any worker starts: a bad certfile or keyfile stops the daemon with a ConfigError naming the setting;
-without tls the master does not import appliance.tls and its cryptography).
+to gevent's thread pool (appliance.offload). gunicorn's control socket is disabled: several filedock
+instances (tests, daemons) would collide on ~/.gunicorn/gunicorn.ctl.
+With [section] tls it serves HTTPS only, from appliance.tls's certificate files (checked before the worker
+starts: a bad certfile or keyfile stops the daemon with a ConfigError naming the setting).
 Every worker counts its requests and bytes under the protocol named by the section (appliance.counters).
 """
 import importlib
 import os
+import sys
 
 from gunicorn import sock, systemd
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.base_async import AsyncWorker
 
 from .config import ConfigError
 
@@ -31,17 +33,6 @@ def _post_worker_init(worker):
     from .sendfile import patch_gevent_sendfile
     patch_gevent_sendfile()
     offload.use_gevent_threadpool()
-
-
-class GeventAfterFork(AsyncWorker):
-    """gunicorn's gevent worker, imported only in the forked worker: the master never loads gevent (~5 MiB)."""
-
-    def init_process(self):
-        from gunicorn.workers.ggevent import GeventWorker
-        # GeventWorker adds no state of its own to AsyncWorker's, so the object the master made (whose
-        # heartbeat file the master watches) becomes one after the fork
-        self.__class__ = GeventWorker
-        self.init_process()
 
 
 class GeventDaemon(BaseApplication):
@@ -56,9 +47,7 @@ class GeventDaemon(BaseApplication):
         settings = {
             "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
             "workers": cfg.get(section, "workers"),
-            "worker_class": GeventAfterFork,
             "worker_connections": 1000,
-            "timeout": 120,
             "graceful_timeout": 10,
             # u2c reuses a connection after minutes of hashing; file managers and mounts keep theirs open
             "keepalive": 120,
@@ -76,7 +65,7 @@ class GeventDaemon(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from . import counters   # in the worker only: the master needs neither the database nor the app
+        from . import counters
         module, _, function = self.app_factory.partition(":")
         app = getattr(importlib.import_module(module), function)(self.filedock_config)
         return counters.count_wsgi(app, counters.Counters(self.filedock_config.state_dir, self.section).start())
@@ -89,29 +78,52 @@ def tls_settings(config, section):
             raise ConfigError(f"[{section}] certfile or keyfile is set but [{section}] tls = false; "
                               "set tls = true to serve HTTPS, or remove them")
         return {}
-    from . import tls   # here, not at the top: without tls the master never loads cryptography (~8 MiB)
+    from . import tls   # here, not at the top: without tls no process loads cryptography (~8 MiB)
     certfile, keyfile = tls.certificate_files(config, section)
     tls.check(section, certfile, keyfile)
     return {"certfile": certfile, "keyfile": keyfile}
 
 
-def serve_alone(daemon):
-    """Run gunicorn's gevent worker in this process, on the daemon's sockets, until stopped."""
-    from .geventalone import AloneWorker   # imports gevent: only here, where it patches this very process
+LISTEN_FDS = "FILEDOCK_LISTEN_FDS"   # a sibling's inherited listening descriptors: "3,4"
+
+
+def serve_first(daemon, section):
+    """Bind the daemon's sockets, tell systemd it is ready and serve here, keeping workers - 1 siblings."""
+    from .geventalone import AloneWorker   # imports gevent: only here, where the worker patches this process
+    from .restarting import Restarting
     log = daemon.cfg.logger_class(daemon.cfg)
     listeners = sock.create_sockets(daemon.cfg, log)
-    log.info("Listening at: %s (%s), one gevent worker in this process", ",".join(map(str, listeners)),
-             os.getpid())
+    log.info("Listening at: %s (%s), %d gevent workers: this process and its siblings",
+             ",".join(map(str, listeners)), os.getpid(), daemon.cfg.workers)
     systemd.sd_notify("READY=1", log)
-    worker = AloneWorker(1, os.getppid(), listeners, daemon, daemon.cfg.timeout / 2.0, daemon.cfg, log)
+    fds = [listener.fileno() for listener in listeners]
+    env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}  # READY=1 is ours
+    env[LISTEN_FDS] = ",".join(map(str, fds))
+    argv = [sys.executable, "-m", "appliance.cli", "--config", str(daemon.filedock_config.path), section]
+    siblings = [Restarting(f"{section} worker {age}", argv, log, env=env, pass_fds=fds)
+                for age in range(2, daemon.cfg.workers + 1)]
+    worker = AloneWorker(1, os.getppid(), listeners, daemon, daemon.cfg.timeout, daemon.cfg, log,
+                         siblings=siblings)
+    worker.pid = os.getpid()
+    worker.init_process()
+
+
+def serve_sibling(daemon, fds):
+    """Serve on the first process's sockets (inherited as `fds`) until stopped or until that process ends."""
+    from gunicorn.workers.ggevent import GeventWorker
+    log = daemon.cfg.logger_class(daemon.cfg)
+    listeners = sock.create_sockets(daemon.cfg, log, fds)
+    # GeventWorker exits once its parent changes: when the first process is gone, so is every sibling
+    worker = GeventWorker(2, os.getppid(), listeners, daemon, daemon.cfg.timeout, daemon.cfg, log)
     worker.pid = os.getpid()
     worker.init_process()
 
 
 def serve(config, section, app_factory):
-    """Serve a WSGI app under gunicorn + gevent until stopped."""
+    """Serve a WSGI app under gunicorn's gevent worker until stopped."""
     daemon = GeventDaemon(config, section, app_factory)
-    if daemon.cfg.workers == 1:
-        serve_alone(daemon)
+    inherited = os.environ.pop(LISTEN_FDS, None)
+    if inherited:
+        serve_sibling(daemon, [int(fd) for fd in inherited.split(",")])
     else:
-        daemon.run()
+        serve_first(daemon, section)

@@ -1,8 +1,9 @@
 """The gevent daemons' process shapes (appliance.wsgiserver), started as their systemd units start them.
 
 With one worker the daemon is that worker, in its own process: READY=1 once listening, downloads byte for
-byte, and SIGTERM lets a download in flight finish before it exits 0. With several, the gunicorn master
-forks them and never maps gevent itself (its memory is the daemon's cost beyond the workers).
+byte, and SIGTERM lets a download in flight finish before it exits 0. With several, there is
+no master: the first process serves too and keeps its siblings, which share its listening socket, are
+started again when they die, stop with it, and end when it is killed.
 """
 import os
 import signal
@@ -81,22 +82,99 @@ def test_one_worker_is_the_daemon_itself_and_stops_gracefully(tmp_path):
         notify.close()
 
 
-@pytest.mark.parametrize("name", ["web", "dav"])
-def test_several_workers_are_forked_by_a_master_without_gevent(tmp_path, name):
-    process, port, notify = start_daemon(tmp_path, name, workers=2)
+def answers(port):
+    """Whether a GET of /a.txt, through a new connection, is answered with its content."""
+    reply = requests.get(f"http://127.0.0.1:{port}/a.txt", headers=CLOSE, timeout=30)
+    assert reply.status_code == 200 and reply.content == b"alpha\n"
+    return True
+
+
+def sibling_answers(process, port):
+    """Whether /a.txt is answered while the first process is stopped (SIGSTOP): by a sibling, then."""
+    os.kill(process.pid, signal.SIGSTOP)
     try:
-        assert notify.recv(100).startswith(b"READY=1")
-        (tmp_path / "files" / "a.txt").write_bytes(b"alpha\n")
-        answer = wait_for(lambda: port_answers(socket.SOCK_STREAM, port)
-                          and requests.get(f"http://127.0.0.1:{port}/a.txt", headers=CLOSE, timeout=30),
-                          what="an answer")
-        assert answer.status_code == 200 and answer.content == b"alpha\n"
-        workers = wait_for(lambda: len(children(process.pid)) == 2 and children(process.pid), timeout=30,
-                           what="two workers")
-        wait_for(lambda: all(maps_gevent(pid) for pid in workers), timeout=30, what="gevent in every worker")
-        assert not maps_gevent(process.pid), "the master never imports gevent"
+        return answers(port)
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+def socket_inodes(pid):
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.append(target[8:-1])
+    return found
+
+
+def start_several(tmp_path, name):
+    """The daemon with two workers: (process, port, notify socket, the sibling's pid) once both serve."""
+    process, port, notify = start_daemon(tmp_path, name, workers=2)
+    assert notify.recv(100).startswith(b"READY=1")
+    (tmp_path / "files" / "a.txt").write_bytes(b"alpha\n")
+    wait_for(lambda: port_answers(socket.SOCK_STREAM, port) and answers(port), what="an answer")
+    sibling = wait_for(lambda: children(process.pid), timeout=30, what="a sibling")
+    assert len(sibling) == 1, "workers = 2: the first process and one sibling"
+    wait_for(lambda: maps_gevent(sibling[0]) and listens_with(sibling[0], port), timeout=30,
+             what="the sibling to serve on the inherited socket")
+    return process, port, notify, sibling[0]
+
+
+def listens_with(pid, port):
+    """Whether process pid holds the listening socket of port."""
+    suffix = f":{port:04X}"
+    inodes = set(socket_inodes(pid))
+    return any(fields[9] in inodes and fields[1].endswith(suffix) and fields[3] == "0A"
+               for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]))
+
+
+@pytest.mark.parametrize("name", ["web", "dav"])
+def test_several_workers_are_siblings_that_share_the_socket_and_stop_together(tmp_path, name):
+    process, port, notify, sibling = start_several(tmp_path, name)
+    try:
+        assert maps_gevent(process.pid), "no master: the first process serves too"
+        assert sibling_answers(process, port)
+        with pytest.raises(socket.timeout):
+            notify.settimeout(0.5)
+            notify.recv(100)   # one READY=1, from the first process: the sibling's NOTIFY_SOCKET is withheld
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0, process.stdout.read().decode()
+        wait_for(lambda: not Path(f"/proc/{sibling}").exists(), timeout=15,
+                 what="the sibling to stop with the first process")
+    finally:
+        stop(process)
+        notify.close()
+
+
+def test_a_sibling_that_dies_is_started_again(tmp_path):
+    process, port, notify, sibling = start_several(tmp_path, "web")
+    try:
+        os.kill(sibling, signal.SIGKILL)
+        again = wait_for(lambda: [pid for pid in children(process.pid) if pid != sibling], timeout=30,
+                         what="a new sibling")
+        wait_for(lambda: maps_gevent(again[0]) and listens_with(again[0], port), timeout=30,
+                 what="the new sibling to serve on the inherited socket")
+        assert sibling_answers(process, port)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+        log = process.stdout.read().decode()
+        assert "web worker 2 exited with status" in log and f"started web worker 2 (pid {again[0]})" in log, log
+    finally:
+        stop(process)
+        notify.close()
+
+
+def test_siblings_end_when_the_first_process_is_killed(tmp_path):
+    process, port, notify, sibling = start_several(tmp_path, "dav")
+    try:
+        process.kill()
+        process.wait()
+        wait_for(lambda: not Path(f"/proc/{sibling}").exists(), timeout=15,
+                 what="the sibling to exit once its first process is gone")
+        assert not port_answers(socket.SOCK_STREAM, port)
     finally:
         stop(process)
         notify.close()
