@@ -37,7 +37,9 @@ SETTINGS = [
     Setting("web", "enabled", bool, True, "Serve the web UI and HTTP API."),
     Setting("web", "host", str, ALL_INTERFACES, "Address to listen on; the default reaches every device at home."),
     Setting("web", "port", int, 8080, "TCP port of the web UI."),
-    Setting("web", "workers", int, 2, "gunicorn worker processes (gevent, so each serves many clients)."),
+    Setting("web", "workers", int, 2,
+            "gevent worker processes of the web app (each serves many clients): the daemon's own process and "
+            "workers - 1 siblings sharing its socket."),
     Setting("web", "session_days", int, 30, "How long a login lasts without activity."),
     Setting("web", "tls", bool, False,
             "Serve the web UI and HTTP API over HTTPS only; a certificate is generated on first start unless certfile is set."),
@@ -60,8 +62,8 @@ SETTINGS = [
     Setting("dav", "host", str, ALL_INTERFACES, "Address to listen on."),
     Setting("dav", "port", int, 8081, "TCP port of WebDAV."),
     Setting("dav", "workers", int, 1,
-            "gevent worker processes of WebDAV (each serves many clients; locks live in the database). 1 runs "
-            "in the daemon's own process; 2 or more under a gunicorn master, for listings on more cores."),
+            "gevent worker processes of WebDAV (each serves many clients; locks live in the database): the "
+            "daemon's own process and workers - 1 siblings sharing its socket, for listings on more cores."),
     Setting("dav", "macos_dotfiles", str, "keep",
             "macOS Finder's ._* and .DS_Store files: keep (store them), hide (store, never list) or refuse.",
             ("keep", "hide", "refuse")),

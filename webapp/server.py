@@ -1,7 +1,7 @@
 """The web daemon (`filedock web`): webapp.app.create_app under gunicorn with gevent workers.
 
 Contract: `serve(config)` blocks, serving the web app on [web] host:port (appliance.wsgiserver sets gunicorn
-up; the master never imports the app).
+up and loads the app once listening).
 """
 from appliance import wsgiserver
 
