@@ -7,9 +7,10 @@ up to 10 s; SIGINT, SIGQUIT stop at once). There is no gunicorn arbiter (a maste
 MiB for restarts that the supervisor or systemd already do): the daemon's own process binds the sockets,
 tells systemd it is ready (READY=1, Type=notify) and serves. With workers above 1 it also starts workers - 1
 siblings, `python -m appliance.cli --config FILE <section>` with the listening sockets inherited (their
-numbers in FILEDOCK_LISTEN_FDS, NOTIFY_SOCKET withheld), starts again one that exits, passes its stop
-signals on and waits for them; a sibling accepts one connection at a time from the shared queue, as
-gunicorn's workers do, and exits within a second of the first process's end. A hung worker is not
+numbers in FILEDOCK_LISTEN_FDS, its own pid in FILEDOCK_FIRST_PID, NOTIFY_SOCKET withheld), starts again
+one that exits, passes its stop signals on and waits for them; a sibling accepts one connection at a time
+from the shared queue, as gunicorn's workers do, and exits within a second of the first process's end
+(once its app is loaded), so a restarted daemon can bind its port again. A hung worker is not
 restarted (an arbiter's heartbeat would after its timeout).
 Each worker patches gevent's sendfile to the kernel's (appliance.sendfile) and sends the core's blocking work
 to gevent's thread pool (appliance.offload). gunicorn's control socket is disabled: several filedock
@@ -85,6 +86,7 @@ def tls_settings(config, section):
 
 
 LISTEN_FDS = "FILEDOCK_LISTEN_FDS"   # a sibling's inherited listening descriptors: "3,4"
+FIRST_PID = "FILEDOCK_FIRST_PID"     # and the pid of the process it serves beside, its parent
 
 
 def serve_first(daemon, section):
@@ -98,7 +100,7 @@ def serve_first(daemon, section):
     systemd.sd_notify("READY=1", log)
     fds = [listener.fileno() for listener in listeners]
     env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}  # READY=1 is ours
-    env[LISTEN_FDS] = ",".join(map(str, fds))
+    env[LISTEN_FDS], env[FIRST_PID] = ",".join(map(str, fds)), str(os.getpid())
     argv = [sys.executable, "-m", "appliance.cli", "--config", str(daemon.filedock_config.path), section]
     siblings = [Restarting(f"{section} worker {age}", argv, log, env=env, pass_fds=fds)
                 for age in range(2, daemon.cfg.workers + 1)]
@@ -108,13 +110,14 @@ def serve_first(daemon, section):
     worker.init_process()
 
 
-def serve_sibling(daemon, fds):
+def serve_sibling(daemon, fds, first_pid):
     """Serve on the first process's sockets (inherited as `fds`) until stopped or until that process ends."""
     from gunicorn.workers.ggevent import GeventWorker
     log = daemon.cfg.logger_class(daemon.cfg)
     listeners = sock.create_sockets(daemon.cfg, log, fds)
-    # GeventWorker exits once its parent changes: when the first process is gone, so is every sibling
-    worker = GeventWorker(2, os.getppid(), listeners, daemon, daemon.cfg.timeout, daemon.cfg, log)
+    # GeventWorker exits once its parent is no longer first_pid: when the first process is gone, so is every
+    # sibling, even one whose parent died before it got here (its os.getppid() would already say 1)
+    worker = GeventWorker(2, first_pid, listeners, daemon, daemon.cfg.timeout, daemon.cfg, log)
     worker.pid = os.getpid()
     worker.init_process()
 
@@ -122,8 +125,8 @@ def serve_sibling(daemon, fds):
 def serve(config, section, app_factory):
     """Serve a WSGI app under gunicorn's gevent worker until stopped."""
     daemon = GeventDaemon(config, section, app_factory)
-    inherited = os.environ.pop(LISTEN_FDS, None)
+    inherited, first_pid = os.environ.pop(LISTEN_FDS, None), os.environ.pop(FIRST_PID, None)
     if inherited:
-        serve_sibling(daemon, [int(fd) for fd in inherited.split(",")])
+        serve_sibling(daemon, [int(fd) for fd in inherited.split(",")], int(first_pid))
     else:
         serve_first(daemon, section)

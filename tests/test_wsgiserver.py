@@ -5,6 +5,7 @@ byte, and SIGTERM lets a download in flight finish before it exits 0. With sever
 no master: the first process serves too and keeps its siblings, which share its listening socket, are
 started again when they die, stop with it, and end when it is killed.
 """
+import contextlib
 import os
 import signal
 import socket
@@ -110,17 +111,23 @@ def socket_inodes(pid):
     return found
 
 
-def start_several(tmp_path, name):
-    """The daemon with two workers: (process, port, notify socket, the sibling's pid) once both serve."""
+@contextlib.contextmanager
+def several(tmp_path, name):
+    """The daemon with two workers: (process, port, notify socket, the sibling's pid) once both serve;
+    stopped at the end."""
     process, port, notify = start_daemon(tmp_path, name, workers=2)
-    assert notify.recv(100).startswith(b"READY=1")
-    (tmp_path / "files" / "a.txt").write_bytes(b"alpha\n")
-    wait_for(lambda: port_answers(socket.SOCK_STREAM, port) and answers(port), what="an answer")
-    sibling = wait_for(lambda: children(process.pid), timeout=30, what="a sibling")
-    assert len(sibling) == 1, "workers = 2: the first process and one sibling"
-    wait_for(lambda: maps_gevent(sibling[0]) and listens_with(sibling[0], port), timeout=30,
-             what="the sibling to serve on the inherited socket")
-    return process, port, notify, sibling[0]
+    try:
+        assert notify.recv(100).startswith(b"READY=1")
+        (tmp_path / "files" / "a.txt").write_bytes(b"alpha\n")
+        wait_for(lambda: port_answers(socket.SOCK_STREAM, port) and answers(port), what="an answer")
+        sibling = wait_for(lambda: children(process.pid), timeout=30, what="a sibling")
+        assert len(sibling) == 1, "workers = 2: the first process and one sibling"
+        wait_for(lambda: maps_gevent(sibling[0]) and listens_with(sibling[0], port), timeout=30,
+                 what="the sibling to serve on the inherited socket")
+        yield process, port, notify, sibling[0]
+    finally:
+        stop(process)
+        notify.close()
 
 
 def listens_with(pid, port):
@@ -133,8 +140,7 @@ def listens_with(pid, port):
 
 @pytest.mark.parametrize("name", ["web", "dav"])
 def test_several_workers_are_siblings_that_share_the_socket_and_stop_together(tmp_path, name):
-    process, port, notify, sibling = start_several(tmp_path, name)
-    try:
+    with several(tmp_path, name) as (process, port, notify, sibling):
         assert maps_gevent(process.pid), "no master: the first process serves too"
         assert sibling_answers(process, port)
         with pytest.raises(socket.timeout):
@@ -144,14 +150,10 @@ def test_several_workers_are_siblings_that_share_the_socket_and_stop_together(tm
         assert process.wait(15) == 0, process.stdout.read().decode()
         wait_for(lambda: not Path(f"/proc/{sibling}").exists(), timeout=15,
                  what="the sibling to stop with the first process")
-    finally:
-        stop(process)
-        notify.close()
 
 
 def test_a_sibling_that_dies_is_started_again(tmp_path):
-    process, port, notify, sibling = start_several(tmp_path, "web")
-    try:
+    with several(tmp_path, "web") as (process, port, notify, sibling):
         os.kill(sibling, signal.SIGKILL)
         again = wait_for(lambda: [pid for pid in children(process.pid) if pid != sibling], timeout=30,
                          what="a new sibling")
@@ -162,19 +164,12 @@ def test_a_sibling_that_dies_is_started_again(tmp_path):
         assert process.wait(15) == 0
         log = process.stdout.read().decode()
         assert "web worker 2 exited with status" in log and f"started web worker 2 (pid {again[0]})" in log, log
-    finally:
-        stop(process)
-        notify.close()
 
 
 def test_siblings_end_when_the_first_process_is_killed(tmp_path):
-    process, port, notify, sibling = start_several(tmp_path, "dav")
-    try:
+    with several(tmp_path, "dav") as (process, port, notify, sibling):
         process.kill()
         process.wait()
         wait_for(lambda: not Path(f"/proc/{sibling}").exists(), timeout=15,
                  what="the sibling to exit once its first process is gone")
         assert not port_answers(socket.SOCK_STREAM, port)
-    finally:
-        stop(process)
-        notify.close()
