@@ -173,3 +173,18 @@ def test_siblings_end_when_the_first_process_is_killed(tmp_path):
         wait_for(lambda: not Path(f"/proc/{sibling}").exists(), timeout=15,
                  what="the sibling to exit once its first process is gone")
         assert not port_answers(socket.SOCK_STREAM, port)
+
+def test_a_sibling_whose_first_process_dies_while_it_starts_ends_too(tmp_path):
+    """Its new parent (init) is not taken for the first process: the port is free for a restart."""
+    process, port, notify = start_daemon(tmp_path, "web", workers=2)
+    try:
+        assert notify.recv(100).startswith(b"READY=1")
+        sibling = wait_for(lambda: children(process.pid), timeout=30, what="a sibling")
+        process.kill()
+        process.wait()
+        wait_for(lambda: not Path(f"/proc/{sibling[0]}").exists(), timeout=30,
+                 what="the sibling to exit once its app is loaded and its first process is gone")
+        assert not port_answers(socket.SOCK_STREAM, port)
+    finally:
+        stop(process)
+        notify.close()
