@@ -7,12 +7,12 @@ daemons run, and the supervisor itself needs nothing of it, so it does not keep 
 (~7 MiB) for its lifetime. Each child is `filedock --config FILE <daemon>`; one that exits is restarted
 (appliance.restarting: a backoff of 1 s doubling to 30 s, reset after a minute of good health). SIGTERM or
 SIGINT is passed on to every child (for gunicorn: a graceful or a quick shutdown) and the supervisor exits
-once they have. A daemon
-that cannot start (a port taken, a bad certificate) is logged with its exit status each time it is retried
-and never stops the others. A daemon with a niceness in the table (the worker) starts at it, as its unit's
-Nice= has it, so at a cold start on few cores the serving daemons' imports come first. Every child stays in
-the supervisor's session and process group (a signal to the group reaches them all), so with the kernel's
-autogroups the worker's niceness ranks it against the other daemons, not against the rest of the machine.
+once they have. A daemon that cannot start (a port taken, a bad certificate) is logged with its exit
+status each time it is retried and never stops the others. A daemon with a niceness in the table (the
+worker) starts at it, as its unit's Nice= has it, so at a cold start on few cores the serving daemons'
+imports come first. Every child stays in the supervisor's session and process group (a signal to the group
+reaches them all), so with the kernel's autogroups the worker's niceness ranks it against the other
+daemons, not against the rest of the machine.
 """
 import logging
 import os
